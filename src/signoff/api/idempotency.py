@@ -1,0 +1,63 @@
+"""Every POST honours `Idempotency-Key`: a route class wraps the handler of each POST route."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from ..service import idempotency
+from .deps import context, principal
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class IdempotentRoute(APIRoute):
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+        if "POST" not in self.methods:
+            return handler
+
+        async def route(request: Request) -> Response:
+            key = request.headers.get("idempotency-key")
+            if key is None:
+                return await handler(request)
+            ctx = context(request)
+            caller = await principal(request)  # keys are per caller: authenticate first
+            owner = caller.key_id or "system"
+            body = await request.body()
+            fingerprint = hashlib.sha256(
+                b"%s %s?%s\n"
+                % (request.method.encode(), request.url.path.encode(), request.url.query.encode())
+                + body
+            ).hexdigest()
+            stored = await idempotency.begin(ctx, owner, key, fingerprint)
+            if stored is not None:
+                status, content = stored
+                return Response(
+                    content,
+                    status,
+                    media_type=_media_type(status),
+                    headers={"Idempotent-Replayed": "true"},
+                )
+            try:
+                response = await handler(request)
+            except BaseException:
+                await idempotency.abandon(ctx, owner, key)
+                raise
+            if response.status_code >= 500:
+                await idempotency.abandon(ctx, owner, key)
+            else:
+                await idempotency.finish(
+                    ctx, owner, key, response.status_code, bytes(response.body)
+                )
+            return response
+
+        return route
+
+
+def _media_type(status: int) -> str:
+    return "application/json" if status < 400 else "application/problem+json"

@@ -1,0 +1,55 @@
+"""/v1/loops"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from ..domain.model import Role
+from ..errors import Forbidden
+from ..service import loops as service
+from ..service.loops import LoopDraft
+from .deps import Admin, Ctx, Limit, Reader, decode_cursor, encode_cursor
+from .idempotency import IdempotentRoute
+from .out import loop_out
+from .schemas import LoopIn, LoopOut, LoopPatch, Page
+
+router = APIRouter(prefix="/v1/loops", tags=["loops"], route_class=IdempotentRoute)
+
+
+@router.post("", status_code=201)
+async def create_loop(body: LoopIn, ctx: Ctx, caller: Admin) -> LoopOut:
+    draft = LoopDraft(**{**body.model_dump(), "reviewers": tuple(body.reviewers)})
+    return loop_out(await service.create_loop(ctx, caller, draft))
+
+
+@router.get("")
+async def list_loops(
+    ctx: Ctx, caller: Reader, limit: Limit, cursor: str | None = None
+) -> Page[LoopOut]:
+    # A reviewer sees the loops it reviews for; admins and requesters see all.
+    reviewer = caller.user_id if caller.role is Role.reviewer else None
+    page = await service.list_loops(ctx, decode_cursor(cursor, "loop"), limit + 1, reviewer)
+    more = len(page) > limit
+    page = page[:limit]
+    return Page(
+        data=[loop_out(lp) for lp in page], next_cursor=encode_cursor(page[-1].id) if more else None
+    )
+
+
+@router.get("/{loop_id}")
+async def get_loop(loop_id: str, ctx: Ctx, caller: Reader) -> LoopOut:
+    loop = await service.get_loop(ctx, loop_id)
+    if caller.role is Role.reviewer and caller.user_id not in loop.reviewers:
+        raise Forbidden(f"you are not a reviewer of loop {loop_id}")
+    return loop_out(loop)
+
+
+@router.patch("/{loop_id}")
+async def update_loop(loop_id: str, body: LoopPatch, ctx: Ctx, caller: Admin) -> LoopOut:
+    return loop_out(await service.update_loop(ctx, caller, loop_id, body.changes()))
+
+
+@router.delete("/{loop_id}", status_code=204)
+async def delete_loop(loop_id: str, ctx: Ctx, caller: Admin) -> Response:
+    await service.delete_loop(ctx, caller, loop_id)
+    return Response(status_code=204)

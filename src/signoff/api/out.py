@@ -1,0 +1,124 @@
+"""Domain objects to API shapes."""
+
+from __future__ import annotations
+
+from ..domain.model import ApiKey, Event, Loop, Request, User
+from ..service.context import Context
+from ..service.requests import review_url
+from .schemas import (
+    ApiKeyOut,
+    CallbackOut,
+    EventOut,
+    LoopOut,
+    RequestOut,
+    ResponseOut,
+    UserOut,
+)
+
+
+def loop_out(loop: Loop) -> LoopOut:
+    return LoopOut(
+        id=loop.id,
+        name=loop.name,
+        description=loop.description,
+        reviewers=list(loop.reviewers),
+        required_approvals=loop.required_approvals,
+        allow_self_approval=loop.allow_self_approval,
+        default_timeout_seconds=loop.default_timeout_seconds,
+        allow_timeout_approval=loop.allow_timeout_approval,
+        created_at=loop.created_at,
+        updated_at=loop.updated_at,
+    )
+
+
+def request_out(ctx: Context, r: Request) -> RequestOut:
+    callback = None
+    if r.callback:
+        auth = {"strategy": r.callback.auth_strategy} if r.callback.auth_strategy else None
+        events = list(r.callback.events) if r.callback.events else None
+        callback = CallbackOut(url=r.callback.url, events=events, auth=auth)
+    return RequestOut(
+        id=r.id,
+        loop_id=r.loop_id,
+        status=r.status,
+        decision=r.decision,
+        title=r.title,
+        content=r.content,
+        content_type=r.content_type,
+        content_hash=r.content_hash,
+        context=r.context,
+        metadata=r.metadata,
+        ai_analysis=r.ai_analysis,
+        response=r.response.to_json(),
+        priority=r.priority,
+        required_approvals=r.required_approvals,
+        requested_by=r.requested_by,
+        timeout_seconds=r.timeout_seconds,
+        timeout_action=r.timeout_action,
+        deadline_at=r.deadline_at,
+        callback=callback,
+        previous_request_id=r.previous_request_id,
+        feedback=r.feedback,
+        final_content=r.final_content,
+        edited=r.edited,
+        response_data=r.response_data,
+        decided_by=r.decided_by,
+        review_url=review_url(ctx, r.id),
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        completed_at=r.completed_at,
+    )
+
+
+def response_out(r: Request) -> ResponseOut:
+    return ResponseOut(
+        request_id=r.id,
+        status=r.status,
+        decision=r.decision,
+        feedback=r.feedback,
+        content=r.final_content,
+        edited=r.edited,
+        response_data=r.response_data,
+        decided_by=r.decided_by,
+        completed_at=r.completed_at,
+    )
+
+
+def event_out(e: Event) -> EventOut:
+    return EventOut(
+        id=e.id,
+        seq=e.seq,
+        type=e.type,
+        occurred_at=e.occurred_at,
+        actor=e.actor,
+        request_id=e.request_id,
+        loop_id=e.loop_id,
+        data=e.data,
+        prev_hash=e.prev_hash,
+        hash=e.hash,
+    )
+
+
+def user_out(u: User) -> UserOut:
+    return UserOut(
+        id=u.id,
+        email=u.email,
+        name=u.name,
+        role=u.role,
+        active=u.active,
+        has_password=u.has_password,
+        created_at=u.created_at,
+        updated_at=u.updated_at,
+    )
+
+
+def key_out(k: ApiKey) -> ApiKeyOut:
+    return ApiKeyOut(
+        id=k.id,
+        prefix=k.prefix,
+        name=k.name,
+        role=k.role,
+        user_id=k.user_id,
+        created_at=k.created_at,
+        revoked_at=k.revoked_at,
+    )

@@ -1,0 +1,335 @@
+"""The JSON shapes of the API. Inputs forbid unknown fields, so a typo is an error, not a no-op."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from ..domain.model import (
+    Choice,
+    ContentType,
+    Decision,
+    Priority,
+    ResponseType,
+    Role,
+    Status,
+    TimeoutAction,
+    UserRole,
+)
+
+T = TypeVar("T")
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Timeout = Annotated[int, Field(ge=1, le=365 * 24 * 3600)]
+Approvals = Annotated[int, Field(ge=1, le=100)]
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # Fields that may be left out of a PATCH but never set to null.
+    not_null: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> Input:
+        for name in self.not_null & self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True, by_alias=False)
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    next_cursor: str | None
+
+
+# Loops
+
+
+class LoopIn(Input):
+    name: Name
+    description: str = Field(default="", max_length=10_000)
+    reviewers: list[str] = Field(default_factory=list, max_length=1000)
+    required_approvals: Approvals = 1
+    allow_self_approval: bool = False
+    default_timeout_seconds: Timeout | None = None
+    allow_timeout_approval: bool = False
+
+
+class LoopPatch(Input):
+    not_null: ClassVar[frozenset[str]] = frozenset(
+        {
+            "name",
+            "description",
+            "reviewers",
+            "required_approvals",
+            "allow_self_approval",
+            "allow_timeout_approval",
+        }
+    )
+    name: Name | None = None
+    description: str | None = Field(default=None, max_length=10_000)
+    reviewers: list[str] | None = Field(default=None, max_length=1000)
+    required_approvals: Approvals | None = None
+    allow_self_approval: bool | None = None
+    default_timeout_seconds: Timeout | None = None
+    allow_timeout_approval: bool | None = None
+
+
+class LoopOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    reviewers: list[str]
+    required_approvals: int
+    allow_self_approval: bool
+    default_timeout_seconds: int | None
+    allow_timeout_approval: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+# Requests
+
+
+class ResponseSpecIn(Input):
+    type: ResponseType = ResponseType.approval
+    options: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] | None = Field(
+        default=None, max_length=100
+    )
+    multiple: bool = False
+    json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class AiAnalysis(BaseModel):
+    """What an AI said about its own output; extra keys are kept."""
+
+    model_config = ConfigDict(extra="allow")
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    risk_score: float | None = Field(default=None, ge=0, le=1)
+    flags: list[str] | None = None
+    summary: str | None = None
+
+
+class BearerAuth(Input):
+    strategy: Literal["bearer"]
+    token: str = Field(min_length=1, max_length=4096)
+
+
+class BasicAuth(Input):
+    strategy: Literal["basic"]
+    username: str = Field(min_length=1, max_length=500)
+    password: str = Field(max_length=4096)
+
+
+class CallbackIn(Input):
+    url: AnyHttpUrl
+    events: list[str] | None = None
+    auth: Annotated[BearerAuth | BasicAuth, Field(discriminator="strategy")] | None = None
+
+
+class RequestIn(Input):
+    content: JsonValue
+    title: str | None = Field(default=None, max_length=500)
+    content_type: ContentType = ContentType.text
+    priority: Priority = Priority.normal
+    context: JsonValue = None
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    ai_analysis: AiAnalysis | None = None
+    response: ResponseSpecIn | None = None
+    required_approvals: Approvals | None = None
+    requested_by: str | None = Field(default=None, max_length=320)
+    timeout_seconds: Timeout | None = None
+    timeout_action: TimeoutAction = TimeoutAction.expire
+    callback: CallbackIn | None = None
+    previous_request_id: str | None = Field(default=None, max_length=40)
+
+    @model_validator(mode="after")
+    def _content_fits_type(self) -> RequestIn:
+        if self.content is None:
+            raise ValueError("content is required and cannot be null")
+        if self.content_type is not ContentType.json and not isinstance(self.content, str):
+            raise ValueError(f"content of type {self.content_type.value} must be a string")
+        return self
+
+
+class BatchIn(Input):
+    items: list[RequestIn] = Field(min_length=1)
+
+
+class RequestPatch(Input):
+    not_null: ClassVar[frozenset[str]] = frozenset({"content", "metadata", "priority"})
+    title: str | None = Field(default=None, max_length=500)
+    content: JsonValue = None
+    context: JsonValue = None
+    metadata: dict[str, JsonValue] | None = None
+    priority: Priority | None = None
+    timeout_seconds: Timeout | None = None
+
+
+class CancelIn(Input):
+    reason: str | None = Field(default=None, max_length=10_000)
+
+
+class CallbackOut(BaseModel):
+    url: str
+    events: list[str] | None
+    auth: dict[str, str] | None  # only {"strategy": …}: credentials never leave the server
+
+
+class RequestOut(BaseModel):
+    id: str
+    loop_id: str
+    status: Status
+    decision: Decision | None
+    title: str | None
+    content: Any
+    content_type: ContentType
+    content_hash: str
+    context: Any
+    metadata: dict[str, Any]
+    ai_analysis: dict[str, Any] | None
+    response: dict[str, Any]
+    priority: Priority
+    required_approvals: int
+    requested_by: str | None
+    timeout_seconds: int | None
+    timeout_action: TimeoutAction
+    deadline_at: datetime | None
+    callback: CallbackOut | None
+    previous_request_id: str | None
+    feedback: str | None
+    final_content: Any
+    edited: bool
+    response_data: Any
+    decided_by: list[dict[str, Any]] | None
+    review_url: str
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+
+class StatusOut(BaseModel):
+    id: str
+    status: Status
+    decision: Decision | None
+
+
+class ResponseOut(BaseModel):
+    request_id: str
+    status: Status
+    decision: Decision | None
+    feedback: str | None
+    content: Any
+    edited: bool
+    response_data: Any
+    decided_by: list[dict[str, Any]] | None
+    completed_at: datetime | None
+
+
+class DecisionIn(Input):
+    decision: Choice
+    feedback: str | None = Field(default=None, max_length=20_000)
+    edited_content: JsonValue = None
+    response_data: JsonValue = None
+    content_hash: str | None = Field(
+        default=None, description="The content_hash you reviewed; refused if the content changed."
+    )
+
+
+class VoteOut(BaseModel):
+    vote_id: str
+    request_id: str
+    choice: Choice
+    approvals: int
+    required_approvals: int
+    status: Status
+    decision: Decision | None
+
+
+# Events
+
+
+class EventOut(BaseModel):
+    id: str
+    seq: int | None
+    type: str
+    occurred_at: datetime
+    actor: dict[str, Any]
+    request_id: str | None
+    loop_id: str | None
+    data: dict[str, Any]
+    prev_hash: str | None
+    hash: str | None
+
+
+# People and keys
+
+
+class UserIn(Input):
+    email: str = Field(max_length=320)
+    name: Name
+    role: UserRole = UserRole.reviewer
+    password: str | None = Field(default=None, min_length=8, max_length=1024)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not _EMAIL.match(value.strip()):
+            raise ValueError("not an email address")
+        return value.strip().lower()
+
+
+class UserPatch(Input):
+    not_null: ClassVar[frozenset[str]] = frozenset({"name", "role", "active"})
+    name: Name | None = None
+    role: UserRole | None = None
+    active: bool | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=1024)
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    name: str
+    role: UserRole
+    active: bool
+    has_password: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ApiKeyIn(Input):
+    name: Name
+    role: Role
+    user_id: str | None = None
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    prefix: str
+    name: str
+    role: Role
+    user_id: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class CreatedApiKeyOut(ApiKeyOut):
+    key: str = Field(description="The secret key. Shown once; store it now.")

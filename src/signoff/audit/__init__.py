@@ -1,0 +1,1 @@
+"""The hash-chained event log: how links are made and how a chain is verified."""

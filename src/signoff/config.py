@@ -1,0 +1,46 @@
+"""Settings, read once from the environment (prefix `SIGNOFF_`) by app.py and cli.py."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """Per user: $XDG_DATA_HOME/signoff, else ~/.local/share/signoff."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "signoff"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIGNOFF_", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Folder for the embedded SQLite database and other local files.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="`sqlite:///path` or `postgresql://user@host/db`; default: SQLite in data_dir.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The URL people reach Signoff at, used in review links; default: the bind address.",
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, description="Largest request body accepted.")
+    max_metadata_bytes: int = Field(default=16 * 1024, description="Largest `metadata`, as JSON.")
+    max_batch: int = Field(default=1000, description="Most requests in one batch call.")
+    max_wait_seconds: int = Field(default=300, description="Longest long-poll `wait`.")
+    db_pool_size: int = Field(default=10, description="Database connections per process.")
+    allow_private_urls: bool = Field(
+        default=False,
+        description="Allow outgoing URLs (webhooks, callbacks) to loopback and private ranges.",
+    )
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'signoff.db'}"

@@ -1,0 +1,51 @@
+"""Prefixed, sortable, opaque ids: `req_` + 26 Crockford base32 characters (48-bit ms + 80 bits).
+
+Ids made by one process are strictly increasing, even within one millisecond, so sorting by id
+sorts by creation; that is what makes cursor pagination an index range scan.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import UTC, datetime
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_RANDOM_BITS = 80
+_lock = threading.Lock()
+_last = 0
+
+
+def _encode(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def _ms(now: datetime) -> int:
+    return int(now.timestamp() * 1000)
+
+
+def new_id(prefix: str, now: datetime) -> str:
+    global _last
+    value = (_ms(now) << _RANDOM_BITS) | int.from_bytes(os.urandom(10), "big")
+    with _lock:
+        if value <= _last:
+            value = _last + 1
+        _last = value
+    return f"{prefix}_{_encode(value, 26)}"
+
+
+def lowest_id(prefix: str, at: datetime) -> str:
+    """The smallest id that could have been made at `at`: turns a time range into an id range."""
+    return f"{prefix}_{_encode(_ms(at) << _RANDOM_BITS, 26)}"
+
+
+def id_time(id_: str) -> datetime:
+    body = id_.split("_", 1)[1]
+    value = 0
+    for char in body:
+        value = value * 32 + _ALPHABET.index(char)
+    return datetime.fromtimestamp((value >> _RANDOM_BITS) / 1000, tz=UTC)

@@ -1,0 +1,241 @@
+"""Signoff's entities, in the words of DESIGN.md §2."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Role(StrEnum):
+    admin = "admin"
+    requester = "requester"
+    reviewer = "reviewer"
+
+
+class UserRole(StrEnum):
+    admin = "admin"
+    reviewer = "reviewer"
+
+
+class Status(StrEnum):
+    pending = "pending"
+    completed = "completed"
+    timed_out = "timed_out"
+    cancelled = "cancelled"
+
+
+class Decision(StrEnum):
+    approved = "approved"
+    rejected = "rejected"
+    needs_changes = "needs_changes"
+
+
+class Choice(StrEnum):
+    """What one reviewer answers; a Decision is what the request ends with."""
+
+    approve = "approve"
+    reject = "reject"
+    needs_changes = "needs_changes"
+
+
+class Priority(StrEnum):
+    low = "low"
+    normal = "normal"
+    high = "high"
+    urgent = "urgent"
+
+
+class ContentType(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+    html = "html"
+    image_url = "image_url"
+
+
+class TimeoutAction(StrEnum):
+    expire = "expire"
+    reject = "reject"
+    approve = "approve"
+
+
+class ResponseType(StrEnum):
+    approval = "approval"
+    choice = "choice"
+    text = "text"
+    form = "form"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who acts: an API key (maybe on behalf of a user), or the system itself."""
+
+    role: Role
+    key_id: str | None = None
+    user_id: str | None = None
+    user_email: str | None = None
+    name: str = ""
+
+    @property
+    def voter_id(self) -> str:
+        """A user votes once whichever key they use; a key without a user votes as itself."""
+        return self.user_id or self.key_id or "system"
+
+    def actor(self) -> dict[str, Any]:
+        if self.key_id is None and self.user_id is None:
+            return {"type": "system", "name": self.name or "system"}
+        actor: dict[str, Any] = {"type": "api_key" if self.key_id else "user"}
+        if self.key_id:
+            actor["key_id"] = self.key_id
+        if self.user_id:
+            actor["user_id"] = self.user_id
+            actor["email"] = self.user_email
+        actor["role"] = self.role.value
+        if self.name:
+            actor["name"] = self.name
+        return actor
+
+
+SYSTEM = Principal(role=Role.admin, name="system")
+
+
+@dataclass(frozen=True)
+class Loop:
+    id: str
+    name: str
+    description: str
+    reviewers: tuple[str, ...]
+    required_approvals: int
+    allow_self_approval: bool
+    default_timeout_seconds: int | None
+    allow_timeout_approval: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ResponseSpec:
+    type: ResponseType = ResponseType.approval
+    options: tuple[str, ...] = ()
+    multiple: bool = False
+    schema: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type.value}
+        if self.type is ResponseType.choice:
+            out["options"] = list(self.options)
+            out["multiple"] = self.multiple
+        if self.type is ResponseType.form:
+            out["schema"] = self.schema
+        return out
+
+
+@dataclass(frozen=True)
+class Callback:
+    url: str
+    events: tuple[str, ...] | None = None
+    auth_strategy: str | None = None
+
+
+@dataclass(frozen=True)
+class Request:
+    id: str
+    loop_id: str
+    status: Status
+    decision: Decision | None
+    title: str | None
+    content: Any
+    content_type: ContentType
+    content_hash: str
+    context: Any
+    metadata: dict[str, Any]
+    ai_analysis: dict[str, Any] | None
+    response: ResponseSpec
+    priority: Priority
+    required_approvals: int
+    requested_by: str | None
+    created_by_key_id: str | None
+    created_by_user_id: str | None
+    timeout_seconds: int | None
+    timeout_action: TimeoutAction
+    deadline_at: datetime | None
+    callback: Callback | None
+    previous_request_id: str | None
+    feedback: str | None
+    final_content: Any
+    edited: bool
+    response_data: Any
+    decided_by: list[dict[str, Any]] | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status is Status.pending
+
+
+@dataclass(frozen=True)
+class Vote:
+    id: str
+    request_id: str
+    voter_id: str
+    voter: dict[str, Any]
+    choice: Choice
+    feedback: str | None
+    edited_content: Any
+    response_data: Any
+    content_hash: str
+    created_at: datetime
+    voided_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    email: str
+    name: str
+    role: UserRole
+    active: bool
+    has_password: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    prefix: str
+    name: str
+    role: Role
+    user_id: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    seq: int | None
+    type: str
+    occurred_at: datetime
+    actor: dict[str, Any]
+    request_id: str | None
+    loop_id: str | None
+    data: dict[str, Any]
+    hash: str | None = None
+    prev_hash: str | None = None
+
+
+@dataclass
+class NewEvent:
+    """An event about to be written in the same transaction as the change it records."""
+
+    type: str
+    actor: dict[str, Any]
+    data: dict[str, Any]
+    request_id: str | None = None
+    loop_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

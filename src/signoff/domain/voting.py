@@ -1,0 +1,123 @@
+"""Votes and quorum: what one vote does to a request. Returns a verdict; never writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
+from .model import Choice, Decision, Loop, Principal, Request, ResponseType, Role, Vote
+from .responses import check_answer
+
+
+@dataclass(frozen=True)
+class Ballot:
+    """A reviewer's answer as it arrives, before any rule has looked at it."""
+
+    choice: Choice
+    feedback: str | None = None
+    edited_content: Any = None
+    response_data: Any = None
+    content_hash: str | None = None  # the hash the reviewer saw, if the client sends it
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a request ends when a vote completes it."""
+
+    decision: Decision
+    feedback: str | None
+    final_content: Any
+    edited: bool
+    response_data: Any
+    decided_by: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class VoteVerdict:
+    """The vote is recorded; `outcome` is set when it completes the request."""
+
+    outcome: Outcome | None
+    approvals: int
+
+
+_DECISION_OF = {Choice.reject: Decision.rejected, Choice.needs_changes: Decision.needs_changes}
+
+
+def may_review(loop: Loop, voter: Principal) -> bool:
+    if voter.role is Role.admin:
+        return True
+    return voter.role is Role.reviewer and voter.user_id in loop.reviewers
+
+
+def is_self_approval(request: Request, voter: Principal) -> bool:
+    """The requester, under any of its names, approving what it asked for."""
+    mine = {voter.user_id, voter.user_email, voter.key_id} - {None}
+    theirs = {request.requested_by, request.created_by_user_id, request.created_by_key_id}
+    return bool(mine & theirs)
+
+
+def cast_vote(
+    request: Request, loop: Loop, votes: list[Vote], voter: Principal, ballot: Ballot
+) -> VoteVerdict:
+    """Check `ballot` against every rule and say what it does. `votes` are the valid ones so far."""
+    if not request.is_pending:
+        raise InvalidTransition(
+            f"request {request.id} is {request.status.value}; a vote can no longer change it"
+        )
+    if not may_review(loop, voter):
+        raise Forbidden(f"you are not a reviewer of loop {loop.id}")
+    if ballot.content_hash is not None and ballot.content_hash != request.content_hash:
+        raise Conflict(
+            "the content changed since you read it; read the request again and vote on what it says now"
+        )
+    if any(v.voter_id == voter.voter_id for v in votes):
+        raise Conflict(f"you have already voted on request {request.id}")
+    if ballot.choice is Choice.approve:
+        if not loop.allow_self_approval and is_self_approval(request, voter):
+            raise Forbidden(f"loop {loop.id} does not allow approving your own request")
+        check_answer(request.response, ballot.response_data)
+    elif not (ballot.feedback or "").strip():
+        raise ValidationFailed.field(
+            "body.feedback", "a rejection or a change request needs feedback"
+        )
+    if ballot.edited_content is not None and (
+        ballot.choice is not Choice.approve or request.response.type is not ResponseType.approval
+    ):
+        raise ValidationFailed.field(
+            "body.edited_content", "content can be edited only when approving an approval request"
+        )
+
+    approving = [v for v in votes if v.choice is Choice.approve]
+    approvals = len(approving) + (ballot.choice is Choice.approve)
+    if ballot.choice is not Choice.approve:
+        decision = _DECISION_OF[ballot.choice]
+        outcome = Outcome(decision, ballot.feedback, request.content, False, None, [voter.actor()])
+        return VoteVerdict(outcome, approvals)
+    if approvals < request.required_approvals:
+        return VoteVerdict(None, approvals)
+    return VoteVerdict(_approved(request, approving, voter, ballot), approvals)
+
+
+def _approved(request: Request, approving: list[Vote], voter: Principal, ballot: Ballot) -> Outcome:
+    # The latest edit wins: each approver saw the request, and the one who completes it had the
+    # last word. Feedback from every approver is kept, in the order given.
+    edits = [v.edited_content for v in approving if v.edited_content is not None]
+    if ballot.edited_content is not None:
+        edits.append(ballot.edited_content)
+    feedbacks = [v.feedback for v in approving if v.feedback] + (
+        [ballot.feedback] if ballot.feedback else []
+    )
+    response_data = ballot.response_data
+    if response_data is None:
+        response_data = next(
+            (v.response_data for v in reversed(approving) if v.response_data is not None), None
+        )
+    return Outcome(
+        decision=Decision.approved,
+        feedback="\n\n".join(feedbacks) or None,
+        final_content=edits[-1] if edits else request.content,
+        edited=bool(edits) and edits[-1] != request.content,
+        response_data=response_data,
+        decided_by=[*(v.voter for v in approving), voter.actor()],
+    )

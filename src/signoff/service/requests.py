@@ -1,0 +1,320 @@
+"""Use cases for review requests: create, read, list, update, cancel, wait for the decision."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.canonical import content_hash, dumps
+from ..domain.ids import lowest_id, new_id
+from ..domain.lifecycle import can_transition
+from ..domain.model import (
+    ContentType,
+    Loop,
+    Principal,
+    Priority,
+    Request,
+    Role,
+    Status,
+    TimeoutAction,
+)
+from ..domain.responses import parse_spec
+from ..domain.voting import may_review
+from ..errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
+from ..store import loops as loop_store
+from ..store import requests as store
+from ..store.requests import RequestFilter
+from .context import Context, Tx, transaction
+from .views import request_snapshot
+
+
+@dataclass(frozen=True)
+class RequestDraft:
+    """A new request as a workflow describes it (DESIGN.md §3)."""
+
+    content: Any
+    title: str | None = None
+    content_type: ContentType = ContentType.text
+    priority: Priority = Priority.normal
+    context: Any = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    ai_analysis: dict[str, Any] | None = None
+    response: dict[str, Any] | None = None
+    required_approvals: int | None = None
+    requested_by: str | None = None
+    timeout_seconds: int | None = None
+    timeout_action: TimeoutAction = TimeoutAction.expire
+    callback: dict[str, Any] | None = None
+    previous_request_id: str | None = None
+
+
+def review_url(ctx: Context, request_id: str) -> str:
+    return f"{ctx.public_url.rstrip('/')}/review/{request_id}"
+
+
+def _check_metadata(ctx: Context, metadata: dict[str, Any], field_: str) -> None:
+    size = len(dumps(metadata).encode())
+    if size > ctx.limits.max_metadata_bytes:
+        raise ValidationFailed.field(
+            field_, f"is {size} bytes; the limit is {ctx.limits.max_metadata_bytes}"
+        )
+
+
+def _row(
+    ctx: Context, loop: Loop, draft: RequestDraft, actor: Principal, now: datetime, where: str
+) -> dict[str, Any]:
+    """The stored row of a new request, after every check that needs no other rows."""
+    _check_metadata(ctx, draft.metadata, f"{where}.metadata")
+    try:
+        spec = parse_spec(draft.response)
+    except ValidationFailed as exc:
+        raise ValidationFailed(
+            exc.detail.replace("body.", f"{where}.", 1),
+            [type(e)(e.field.replace("body.", f"{where}.", 1), e.message) for e in exc.errors],
+        ) from None
+    if draft.timeout_action is TimeoutAction.approve and not loop.allow_timeout_approval:
+        raise ValidationFailed.field(
+            f"{where}.timeout_action",
+            f"loop {loop.id} does not allow approval on timeout (allow_timeout_approval)",
+        )
+    timeout = draft.timeout_seconds or loop.default_timeout_seconds
+    callback, callback_auth = None, None
+    if draft.callback:
+        auth = draft.callback.get("auth")
+        callback = {
+            "url": draft.callback["url"],
+            "events": draft.callback.get("events"),
+            "auth_strategy": auth["strategy"] if auth else None,
+        }
+        callback_auth = auth
+    return {
+        "id": new_id("req", now),
+        "loop_id": loop.id,
+        "status": Status.pending.value,
+        "title": draft.title,
+        "content": draft.content,
+        "content_type": draft.content_type.value,
+        "content_hash": content_hash(draft.content, draft.context),
+        "context": draft.context,
+        "metadata": draft.metadata,
+        "ai_analysis": draft.ai_analysis,
+        "response_spec": spec.to_json(),
+        "priority": draft.priority.value,
+        "required_approvals": draft.required_approvals or loop.required_approvals,
+        "requested_by": draft.requested_by,
+        "created_by_key_id": actor.key_id,
+        "created_by_user_id": actor.user_id,
+        "timeout_seconds": timeout,
+        "timeout_action": draft.timeout_action.value,
+        "deadline_at": now + timedelta(seconds=timeout) if timeout else None,
+        "callback": callback,
+        "callback_auth": callback_auth,
+        "previous_request_id": draft.previous_request_id,
+        "edited": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def _live_loop(conn: AsyncConnection, loop_id: str) -> Loop:
+    loop = await loop_store.get_loop(conn, loop_id)
+    if loop is None:
+        raise NotFound(f"no loop with id {loop_id!r}")
+    return loop
+
+
+async def create_requests(
+    ctx: Context, actor: Principal, loop_id: str, drafts: list[RequestDraft], *, batch: bool
+) -> list[Request]:
+    """Create every request or none. Field paths in errors name the item (`body.items.3…`)."""
+    async with transaction(ctx) as tx:
+        loop = await _live_loop(tx.conn, loop_id)
+        where = [f"body.items.{i}" if batch else "body" for i in range(len(drafts))]
+        rows = [_row(ctx, loop, d, actor, tx.now, w) for d, w in zip(drafts, where, strict=True)]
+        previous = {d.previous_request_id for d in drafts if d.previous_request_id}
+        missing = (
+            previous - await store.existing_request_ids(tx.conn, previous) if previous else set()
+        )
+        for d, w in zip(drafts, where, strict=True):
+            if d.previous_request_id in missing:
+                raise ValidationFailed.field(
+                    f"{w}.previous_request_id", f"no request with id {d.previous_request_id!r}"
+                )
+        await store.insert_requests(tx.conn, rows)
+        created = [await _load(tx.conn, r["id"]) for r in rows]
+        for request in created:
+            tx.record(
+                "request.created",
+                actor.actor(),
+                request_snapshot(request),
+                request_id=request.id,
+                loop_id=loop_id,
+            )
+    return created
+
+
+async def _load(conn: AsyncConnection, request_id: str, *, for_update: bool = False) -> Request:
+    request = await store.get_request(conn, request_id, for_update=for_update)
+    if request is None:
+        raise NotFound(f"no request with id {request_id!r}")
+    return request
+
+
+async def check_can_read(conn: AsyncConnection, actor: Principal, request: Request) -> None:
+    if actor.role is Role.reviewer:
+        loop = await loop_store.get_loop(conn, request.loop_id)
+        if loop is None or not may_review(loop, actor):
+            raise Forbidden(f"you are not a reviewer of loop {request.loop_id}")
+
+
+async def get_request(ctx: Context, actor: Principal, request_id: str) -> Request:
+    async with ctx.db.read() as conn:
+        request = await _load(conn, request_id)
+        await check_can_read(conn, actor, request)
+    return request
+
+
+async def list_requests(
+    ctx: Context,
+    actor: Principal,
+    *,
+    loop_id: str | None,
+    status: Status | None,
+    priority: Priority | None,
+    created_after: datetime | None,
+    created_before: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Request], str | None]:
+    """One page, newest first, and the cursor of the next page (None on the last)."""
+    async with ctx.db.read() as conn:
+        loop_ids = [loop_id] if loop_id else None
+        if actor.role is Role.reviewer:
+            mine = await loop_store.list_loops(conn, None, 10_000, reviewer=actor.user_id)
+            allowed = [lp.id for lp in mine]
+            loop_ids = [i for i in (loop_ids or allowed) if i in allowed]
+        where = RequestFilter(
+            loop_ids=loop_ids,
+            status=status,
+            priority=priority.value if priority else None,
+            min_id=lowest_id("req", created_after) if created_after else None,
+            max_id=lowest_id("req", created_before) if created_before else None,
+        )
+        page = await store.list_requests(conn, where, cursor, limit + 1)
+    more = len(page) > limit
+    page = page[:limit]
+    return page, (page[-1].id if more else None)
+
+
+async def update_request(
+    ctx: Context, actor: Principal, request_id: str, changes: dict[str, Any]
+) -> Request:
+    """Change a pending request. New content or context voids the votes cast on the old."""
+    async with transaction(ctx) as tx:
+        before = await _load(tx.conn, request_id, for_update=True)
+        if not before.is_pending:
+            raise InvalidTransition(
+                f"request {request_id} is {before.status.value}; only a pending request can change"
+            )
+        values: dict[str, Any] = {k: v for k, v in changes.items()}
+        if "metadata" in values:
+            _check_metadata(ctx, values["metadata"], "body.metadata")
+        if "priority" in values:
+            values["priority"] = Priority(values["priority"]).value
+        if "timeout_seconds" in values:
+            timeout = values["timeout_seconds"]
+            values["deadline_at"] = (
+                before.created_at + timedelta(seconds=timeout) if timeout else None
+            )
+        new_hash = content_hash(
+            values.get("content", before.content), values.get("context", before.context)
+        )
+        values["content_hash"] = new_hash
+        await store.update_pending(tx.conn, request_id, {**values, "updated_at": tx.now})
+        request = await _load(tx.conn, request_id)
+        tx.record(
+            "request.updated",
+            actor.actor(),
+            {**request_snapshot(request), "changed": sorted(changes)},
+            request_id=request_id,
+            loop_id=request.loop_id,
+        )
+        if new_hash != before.content_hash:
+            voided = await store.void_votes(tx.conn, request_id, tx.now)
+            if voided:
+                tx.record(
+                    "request.votes_voided",
+                    actor.actor(),
+                    {
+                        "request_id": request_id,
+                        "voided": voided,
+                        "old_content_hash": before.content_hash,
+                        "content_hash": new_hash,
+                    },
+                    request_id=request_id,
+                    loop_id=request.loop_id,
+                )
+        tx.changed_requests.add(request_id)
+    return request
+
+
+async def cancel_request(
+    ctx: Context, actor: Principal, request_id: str, reason: str | None
+) -> Request:
+    async with transaction(ctx) as tx:
+        request = await _load(tx.conn, request_id, for_update=True)
+        await _leave_pending(tx, request, Status.cancelled, {"feedback": reason})
+        request = await _load(tx.conn, request_id)
+        tx.record(
+            "request.cancelled",
+            actor.actor(),
+            {
+                "request_id": request_id,
+                "loop_id": request.loop_id,
+                "status": request.status.value,
+                "reason": reason,
+                "metadata": request.metadata,
+            },
+            request_id=request_id,
+            loop_id=request.loop_id,
+        )
+    return request
+
+
+async def _leave_pending(tx: Tx, request: Request, to: Status, values: dict[str, Any]) -> None:
+    """The one way out of `pending`: guarded by the state machine and by the database."""
+    if not can_transition(request.status, to):
+        raise InvalidTransition(
+            f"request {request.id} is {request.status.value}; it cannot become {to.value}"
+        )
+    moved = await store.update_pending(
+        tx.conn,
+        request.id,
+        {**values, "status": to.value, "updated_at": tx.now, "completed_at": tx.now},
+    )
+    if not moved:
+        raise InvalidTransition(f"request {request.id} was decided by someone else first")
+    tx.changed_requests.add(request.id)
+
+
+async def wait_for_response(
+    ctx: Context, actor: Principal, request_id: str, wait: float
+) -> Request:
+    """The request now, or as soon as it leaves `pending` within `wait` seconds."""
+    with ctx.notifier.subscribe(request_id) as changed:
+        request = await get_request(ctx, actor, request_id)
+        deadline = asyncio.get_running_loop().time() + wait
+        while request.is_pending:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            with suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), remaining)
+            changed.clear()
+            request = await get_request(ctx, actor, request_id)
+    return request

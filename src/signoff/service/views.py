@@ -1,0 +1,81 @@
+"""Snapshots of entities as events record them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..domain.model import Loop, Request, User, Vote
+
+
+def loop_snapshot(loop: Loop) -> dict[str, Any]:
+    return {
+        "id": loop.id,
+        "name": loop.name,
+        "description": loop.description,
+        "reviewers": list(loop.reviewers),
+        "required_approvals": loop.required_approvals,
+        "allow_self_approval": loop.allow_self_approval,
+        "default_timeout_seconds": loop.default_timeout_seconds,
+        "allow_timeout_approval": loop.allow_timeout_approval,
+    }
+
+
+def request_snapshot(request: Request) -> dict[str, Any]:
+    """What the request said when the event happened: the content reviewers decide on."""
+    return {
+        "request_id": request.id,
+        "loop_id": request.loop_id,
+        "status": request.status.value,
+        "title": request.title,
+        "content": request.content,
+        "content_type": request.content_type.value,
+        "context": request.context,
+        "content_hash": request.content_hash,
+        "metadata": request.metadata,
+        "ai_analysis": request.ai_analysis,
+        "priority": request.priority.value,
+        "required_approvals": request.required_approvals,
+        "requested_by": request.requested_by,
+        "previous_request_id": request.previous_request_id,
+        "deadline_at": request.deadline_at.isoformat() if request.deadline_at else None,
+    }
+
+
+def decision_snapshot(request: Request) -> dict[str, Any]:
+    """What a workflow needs to continue: the shape of `request.completed` and of webhooks."""
+    return {
+        "request_id": request.id,
+        "loop_id": request.loop_id,
+        "status": request.status.value,
+        "decision": request.decision.value if request.decision else None,
+        "feedback": request.feedback,
+        "content": request.final_content,
+        "edited": request.edited,
+        "response_data": request.response_data,
+        "metadata": request.metadata,
+        "decided_by": request.decided_by,
+        "content_hash": request.content_hash,
+        "completed_at": request.completed_at.isoformat() if request.completed_at else None,
+    }
+
+
+def vote_snapshot(vote: Vote) -> dict[str, Any]:
+    return {
+        "vote_id": vote.id,
+        "voter": vote.voter,
+        "choice": vote.choice.value,
+        "feedback": vote.feedback,
+        "edited_content": vote.edited_content,
+        "response_data": vote.response_data,
+        "content_hash": vote.content_hash,
+    }
+
+
+def user_snapshot(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role.value,
+        "active": user.active,
+    }

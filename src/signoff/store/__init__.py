@@ -1,0 +1,1 @@
+"""The only code that touches a database: tables, queries, claims and migrations."""

@@ -1,0 +1,169 @@
+"""Writing, sealing and reading events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..audit.chain import GENESIS, Link, link_hash
+from ..domain.canonical import dumps
+from ..domain.ids import new_id
+from ..domain.model import Event, NewEvent
+from ._rows import utc
+from .tables import events
+
+SEAL_BATCH = 1000
+# Any constant works: it names the lock that serializes sealers across processes on PostgreSQL.
+_SEAL_LOCK = 0x5160FF
+
+
+async def insert_events(conn: AsyncConnection, new: Sequence[NewEvent], now: datetime) -> None:
+    if not new:
+        return
+    await conn.execute(
+        events.insert(),
+        [
+            {
+                "id": new_id("evt", now),
+                "type": e.type,
+                "occurred_at": now,
+                "actor": dumps(e.actor),
+                "request_id": e.request_id,
+                "loop_id": e.loop_id,
+                "data": dumps(e.data),
+            }
+            for e in new
+        ],
+    )
+
+
+async def seal_events(conn: AsyncConnection, *, lock: bool) -> int:
+    """Link every committed unsealed event into the chain; answers how many were sealed.
+
+    With `lock`, first take the PostgreSQL advisory lock so only one sealer runs at a time;
+    SQLite's write transaction is already exclusive.
+    """
+    if lock:
+        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SEAL_LOCK)))
+    head = (
+        await conn.execute(
+            sa.select(events.c.seq, events.c.hash)
+            .where(events.c.seq.is_not(None))
+            .order_by(events.c.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+    rows = (
+        await conn.execute(
+            sa.select(events).where(events.c.seq.is_(None)).order_by(events.c.pk).limit(SEAL_BATCH)
+        )
+    ).all()
+    updates = []
+    for row in rows:
+        seq += 1
+        link = Link(
+            seq,
+            row.id,
+            row.type,
+            utc(row.occurred_at),
+            row.actor,
+            row.request_id,
+            row.loop_id,
+            row.data,
+        )
+        digest = link_hash(prev, link)
+        updates.append({"b_pk": row.pk, "seq": seq, "prev_hash": prev, "hash": digest})
+        prev = digest
+    if updates:
+        await conn.execute(
+            events.update()
+            .where(events.c.pk == sa.bindparam("b_pk"))
+            .values(
+                seq=sa.bindparam("seq"),
+                prev_hash=sa.bindparam("prev_hash"),
+                hash=sa.bindparam("hash"),
+            ),
+            updates,
+        )
+    return len(updates)
+
+
+def _event(row: Any) -> Event:
+    return Event(
+        id=row.id,
+        seq=row.seq,
+        type=row.type,
+        occurred_at=utc(row.occurred_at),
+        actor=json.loads(row.actor),
+        request_id=row.request_id,
+        loop_id=row.loop_id,
+        data=json.loads(row.data),
+        hash=row.hash,
+        prev_hash=row.prev_hash,
+    )
+
+
+async def list_request_events(conn: AsyncConnection, request_id: str) -> list[Event]:
+    rows = await conn.execute(
+        sa.select(events).where(events.c.request_id == request_id).order_by(events.c.pk)
+    )
+    return [_event(r) for r in rows]
+
+
+async def list_events_after(
+    conn: AsyncConnection,
+    after: int,
+    limit: int,
+    *,
+    types: Sequence[str] = (),
+    loop_id: str | None = None,
+    request_id: str | None = None,
+) -> list[Event]:
+    """Sealed events with `seq > after`, in order: the resumable feed."""
+    query = sa.select(events).where(events.c.seq > after)
+    if types:
+        query = query.where(events.c.type.in_(types))
+    if loop_id:
+        query = query.where(events.c.loop_id == loop_id)
+    if request_id:
+        query = query.where(events.c.request_id == request_id)
+    rows = await conn.execute(query.order_by(events.c.seq).limit(limit))
+    return [_event(r) for r in rows]
+
+
+async def iter_chain(conn: AsyncConnection, batch: int = 5000) -> AsyncIterator[Link]:
+    """Every sealed event in `seq` order, for verification, read in batches."""
+    after = 0
+    while True:
+        rows = (
+            await conn.execute(
+                sa.select(events).where(events.c.seq > after).order_by(events.c.seq).limit(batch)
+            )
+        ).all()
+        for row in rows:
+            yield Link(
+                row.seq,
+                row.id,
+                row.type,
+                utc(row.occurred_at),
+                row.actor,
+                row.request_id,
+                row.loop_id,
+                row.data,
+                row.prev_hash,
+                row.hash,
+            )
+        if len(rows) < batch:
+            return
+        after = rows[-1].seq
+
+
+async def count_unsealed(conn: AsyncConnection) -> int:
+    query = sa.select(sa.func.count()).select_from(events).where(events.c.seq.is_(None))
+    return int((await conn.execute(query)).scalar_one())

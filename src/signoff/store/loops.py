@@ -1,0 +1,101 @@
+"""Loops and their reviewers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.model import Loop, Status
+from ._rows import utc
+from .tables import loop_reviewers, loops, requests
+
+_LIVE = loops.c.deleted_at.is_(None)
+
+
+def _loop(row: Any, reviewers: list[str]) -> Loop:
+    return Loop(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        reviewers=tuple(reviewers),
+        required_approvals=row.required_approvals,
+        allow_self_approval=row.allow_self_approval,
+        default_timeout_seconds=row.default_timeout_seconds,
+        allow_timeout_approval=row.allow_timeout_approval,
+        created_at=utc(row.created_at),
+        updated_at=utc(row.updated_at),
+    )
+
+
+async def _reviewers_of(conn: AsyncConnection, loop_ids: list[str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {i: [] for i in loop_ids}
+    if loop_ids:
+        rows = await conn.execute(
+            sa.select(loop_reviewers)
+            .where(loop_reviewers.c.loop_id.in_(loop_ids))
+            .order_by(loop_reviewers.c.loop_id, loop_reviewers.c.position)
+        )
+        for r in rows:
+            found[r.loop_id].append(r.user_id)
+    return found
+
+
+async def insert_loop(conn: AsyncConnection, values: dict[str, Any], reviewers: list[str]) -> None:
+    await conn.execute(loops.insert().values(**values))
+    await set_reviewers(conn, values["id"], reviewers)
+
+
+async def set_reviewers(conn: AsyncConnection, loop_id: str, reviewers: list[str]) -> None:
+    await conn.execute(loop_reviewers.delete().where(loop_reviewers.c.loop_id == loop_id))
+    if reviewers:
+        await conn.execute(
+            loop_reviewers.insert(),
+            [{"loop_id": loop_id, "user_id": u, "position": i} for i, u in enumerate(reviewers)],
+        )
+
+
+async def update_loop(conn: AsyncConnection, loop_id: str, values: dict[str, Any]) -> None:
+    await conn.execute(loops.update().where(loops.c.id == loop_id).values(**values))
+
+
+async def get_loop(conn: AsyncConnection, loop_id: str) -> Loop | None:
+    row = (await conn.execute(sa.select(loops).where(loops.c.id == loop_id, _LIVE))).first()
+    if row is None:
+        return None
+    return _loop(row, (await _reviewers_of(conn, [loop_id]))[loop_id])
+
+
+async def name_taken(conn: AsyncConnection, name: str, other_than: str | None = None) -> bool:
+    query = sa.select(loops.c.id).where(loops.c.name == name, _LIVE)
+    if other_than:
+        query = query.where(loops.c.id != other_than)
+    return (await conn.execute(query)).first() is not None
+
+
+async def list_loops(
+    conn: AsyncConnection, after: str | None, limit: int, reviewer: str | None = None
+) -> list[Loop]:
+    query = sa.select(loops).where(_LIVE).order_by(loops.c.id).limit(limit)
+    if after:
+        query = query.where(loops.c.id > after)
+    if reviewer:
+        mine = sa.select(loop_reviewers.c.loop_id).where(loop_reviewers.c.user_id == reviewer)
+        query = query.where(loops.c.id.in_(mine))
+    rows = (await conn.execute(query)).all()
+    reviewers = await _reviewers_of(conn, [r.id for r in rows])
+    return [_loop(r, reviewers[r.id]) for r in rows]
+
+
+async def has_pending_requests(conn: AsyncConnection, loop_id: str) -> bool:
+    query = sa.select(requests.c.id).where(
+        requests.c.loop_id == loop_id, requests.c.status == Status.pending.value
+    )
+    return (await conn.execute(query.limit(1))).first() is not None
+
+
+async def delete_loop(conn: AsyncConnection, loop_id: str, now: datetime) -> None:
+    await conn.execute(loops.update().where(loops.c.id == loop_id).values(deleted_at=now))
+    await set_reviewers(conn, loop_id, [])

@@ -1,0 +1,50 @@
+"""PostgreSQL LISTEN/NOTIFY: tells every replica that a request has changed.
+
+The NOTIFY is sent inside the deciding transaction, so PostgreSQL delivers it only if (and
+right after) that transaction commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+CHANNEL = "signoff_requests"
+log = logging.getLogger(__name__)
+
+
+async def notify_request_changed(conn: AsyncConnection, request_id: str) -> None:
+    await conn.execute(sa.select(sa.func.pg_notify(CHANNEL, request_id)))
+
+
+async def listen(
+    dsn: str,
+    on_request: Callable[[str], None],
+    on_reconnect: Callable[[], None],
+    ready: asyncio.Event,
+) -> None:
+    """Call `on_request(id)` for every notification until cancelled; reconnects after errors,
+    then calls `on_reconnect()` because notifications sent while disconnected are lost."""
+    first = True
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+                await conn.execute(f"LISTEN {CHANNEL}")
+                if not first:
+                    on_reconnect()
+                first = False
+                ready.set()
+                async for note in conn.notifies():
+                    on_request(note.payload)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("lost the LISTEN connection; reconnecting in 1 s")
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(1)

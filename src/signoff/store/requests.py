@@ -1,0 +1,171 @@
+"""Review requests and their votes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.model import (
+    Callback,
+    Choice,
+    ContentType,
+    Decision,
+    Priority,
+    Request,
+    Status,
+    TimeoutAction,
+    Vote,
+)
+from ..domain.responses import spec_from_json
+from ._rows import utc, utc_or_none
+from .tables import requests, votes
+
+# Every column but the callback's credentials: nothing that answers a caller reads those.
+_PUBLIC = [c for c in requests.c if c.name != "callback_auth"]
+
+
+def _request(row: Any) -> Request:
+    callback = None
+    if row.callback:
+        cb = row.callback
+        events = cb.get("events")
+        callback = Callback(cb["url"], tuple(events) if events else None, cb.get("auth_strategy"))
+    return Request(
+        id=row.id,
+        loop_id=row.loop_id,
+        status=Status(row.status),
+        decision=Decision(row.decision) if row.decision else None,
+        title=row.title,
+        content=row.content,
+        content_type=ContentType(row.content_type),
+        content_hash=row.content_hash,
+        context=row.context,
+        metadata=row.metadata,
+        ai_analysis=row.ai_analysis,
+        response=spec_from_json(row.response_spec),
+        priority=Priority(row.priority),
+        required_approvals=row.required_approvals,
+        requested_by=row.requested_by,
+        created_by_key_id=row.created_by_key_id,
+        created_by_user_id=row.created_by_user_id,
+        timeout_seconds=row.timeout_seconds,
+        timeout_action=TimeoutAction(row.timeout_action),
+        deadline_at=utc_or_none(row.deadline_at),
+        callback=callback,
+        previous_request_id=row.previous_request_id,
+        feedback=row.feedback,
+        final_content=row.final_content,
+        edited=row.edited,
+        response_data=row.response_data,
+        decided_by=row.decided_by,
+        created_at=utc(row.created_at),
+        updated_at=utc(row.updated_at),
+        completed_at=utc_or_none(row.completed_at),
+    )
+
+
+def _vote(row: Any) -> Vote:
+    return Vote(
+        id=row.id,
+        request_id=row.request_id,
+        voter_id=row.voter_id,
+        voter=row.voter,
+        choice=Choice(row.choice),
+        feedback=row.feedback,
+        edited_content=row.edited_content,
+        response_data=row.response_data,
+        content_hash=row.content_hash,
+        created_at=utc(row.created_at),
+        voided_at=utc_or_none(row.voided_at),
+    )
+
+
+async def insert_requests(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    await conn.execute(requests.insert(), rows)
+
+
+async def get_request(
+    conn: AsyncConnection, request_id: str, *, for_update: bool = False
+) -> Request | None:
+    query = sa.select(*_PUBLIC).where(requests.c.id == request_id)
+    if for_update:
+        query = query.with_for_update()  # a no-op on SQLite, whose writer already holds the lock
+    row = (await conn.execute(query)).first()
+    return _request(row) if row else None
+
+
+async def existing_request_ids(conn: AsyncConnection, ids: set[str]) -> set[str]:
+    rows = await conn.execute(sa.select(requests.c.id).where(requests.c.id.in_(ids)))
+    return {r.id for r in rows}
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    loop_ids: list[str] | None = None  # None: every loop
+    status: Status | None = None
+    priority: str | None = None
+    min_id: str | None = None  # from `created_after`, as an id bound
+    max_id: str | None = None  # from `created_before`
+
+
+async def list_requests(
+    conn: AsyncConnection, where: RequestFilter, before: str | None, limit: int
+) -> list[Request]:
+    """Newest first, `limit` at most, ids below `before`: one index range scan, however deep."""
+    query = sa.select(*_PUBLIC).order_by(requests.c.id.desc()).limit(limit)
+    if where.loop_ids is not None:
+        query = query.where(requests.c.loop_id.in_(where.loop_ids))
+    if where.status:
+        query = query.where(requests.c.status == where.status.value)
+    if where.priority:
+        query = query.where(requests.c.priority == where.priority)
+    if where.min_id:
+        query = query.where(requests.c.id >= where.min_id)
+    if where.max_id:
+        query = query.where(requests.c.id < where.max_id)
+    if before:
+        query = query.where(requests.c.id < before)
+    return [_request(r) for r in await conn.execute(query)]
+
+
+async def update_pending(conn: AsyncConnection, request_id: str, values: dict[str, Any]) -> bool:
+    """Change a request only if it is still pending; False means someone else moved it first."""
+    result = await conn.execute(
+        requests.update()
+        .where(requests.c.id == request_id, requests.c.status == Status.pending.value)
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+async def live_votes(conn: AsyncConnection, request_id: str) -> list[Vote]:
+    rows = await conn.execute(
+        sa.select(votes)
+        .where(votes.c.request_id == request_id, votes.c.voided_at.is_(None))
+        .order_by(votes.c.id)
+    )
+    return [_vote(r) for r in rows]
+
+
+async def all_votes(conn: AsyncConnection, request_id: str) -> list[Vote]:
+    rows = await conn.execute(
+        sa.select(votes).where(votes.c.request_id == request_id).order_by(votes.c.id)
+    )
+    return [_vote(r) for r in rows]
+
+
+async def insert_vote(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(votes.insert().values(**values))
+
+
+async def void_votes(conn: AsyncConnection, request_id: str, now: datetime) -> int:
+    result = await conn.execute(
+        votes.update()
+        .where(votes.c.request_id == request_id, votes.c.voided_at.is_(None))
+        .values(voided_at=now)
+    )
+    return result.rowcount

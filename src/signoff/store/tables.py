@@ -1,0 +1,182 @@
+"""Signoff's tables (SQLAlchemy Core). One Alembic chain in `migrations/` builds them on both
+SQLite and PostgreSQL; a test checks that upgrading from empty gives exactly this metadata."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = sa.String(40)
+Time = sa.DateTime(timezone=True)
+# Event rows are numbered in the order they were written; BIGINT on PostgreSQL, the rowid on SQLite.
+BigPk = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("password_hash", sa.String(200)),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("prefix", sa.String(20), nullable=False, unique=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id")),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("revoked_at", Time),
+)
+
+loops = sa.Table(
+    "loops",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("required_approvals", sa.Integer, nullable=False),
+    sa.Column("allow_self_approval", sa.Boolean, nullable=False),
+    sa.Column("default_timeout_seconds", sa.Integer),
+    sa.Column("allow_timeout_approval", sa.Boolean, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Column("deleted_at", Time),
+    # A deleted loop keeps its history; its name is free again.
+    sa.Index(
+        "uq_loops_live_name",
+        "name",
+        unique=True,
+        sqlite_where=sa.text("deleted_at IS NULL"),
+        postgresql_where=sa.text("deleted_at IS NULL"),
+    ),
+)
+
+loop_reviewers = sa.Table(
+    "loop_reviewers",
+    metadata,
+    sa.Column("loop_id", Id, sa.ForeignKey("loops.id"), primary_key=True),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Index("ix_loop_reviewers_user_id", "user_id"),
+)
+
+requests = sa.Table(
+    "requests",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("loop_id", Id, sa.ForeignKey("loops.id"), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("decision", sa.String(20)),
+    sa.Column("title", sa.String(500)),
+    sa.Column("content", sa.JSON, nullable=False),
+    sa.Column("content_type", sa.String(20), nullable=False),
+    sa.Column("content_hash", sa.String(80), nullable=False),
+    sa.Column("context", sa.JSON),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("ai_analysis", sa.JSON),
+    sa.Column("response_spec", sa.JSON, nullable=False),
+    sa.Column("priority", sa.String(10), nullable=False),
+    sa.Column("required_approvals", sa.Integer, nullable=False),
+    sa.Column("requested_by", sa.String(320)),
+    sa.Column("created_by_key_id", Id),
+    sa.Column("created_by_user_id", Id),
+    sa.Column("timeout_seconds", sa.Integer),
+    sa.Column("timeout_action", sa.String(10), nullable=False),
+    sa.Column("deadline_at", Time),
+    sa.Column("callback", sa.JSON),
+    # Kept apart from `callback` so that no query that builds an answer can read it by accident.
+    sa.Column("callback_auth", sa.JSON),
+    sa.Column("previous_request_id", Id, sa.ForeignKey("requests.id")),
+    sa.Column("feedback", sa.Text),
+    sa.Column("final_content", sa.JSON),
+    sa.Column("edited", sa.Boolean, nullable=False),
+    sa.Column("response_data", sa.JSON),
+    sa.Column("decided_by", sa.JSON),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Column("completed_at", Time),
+    # Lists walk ids downwards under a filter; each index serves one filter shape.
+    sa.Index("ix_requests_loop_id_id", "loop_id", "id"),
+    sa.Index("ix_requests_status_id", "status", "id"),
+    sa.Index("ix_requests_loop_id_status_id", "loop_id", "status", "id"),
+    sa.Index("ix_requests_previous_request_id", "previous_request_id"),
+)
+
+votes = sa.Table(
+    "votes",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("request_id", Id, sa.ForeignKey("requests.id"), nullable=False),
+    sa.Column("voter_id", Id, nullable=False),
+    sa.Column("voter", sa.JSON, nullable=False),
+    sa.Column("choice", sa.String(20), nullable=False),
+    sa.Column("feedback", sa.Text),
+    sa.Column("edited_content", sa.JSON),
+    sa.Column("response_data", sa.JSON),
+    sa.Column("content_hash", sa.String(80), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("voided_at", Time),
+    # One live vote per voter and request, guarded by the database as well as by the domain.
+    sa.Index(
+        "uq_votes_live_voter",
+        "request_id",
+        "voter_id",
+        unique=True,
+        sqlite_where=sa.text("voided_at IS NULL"),
+        postgresql_where=sa.text("voided_at IS NULL"),
+    ),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("pk", BigPk, primary_key=True, autoincrement=True),
+    sa.Column("id", Id, nullable=False, unique=True),
+    # `seq`, `prev_hash` and `hash` are set when the event is sealed into the chain; see
+    # audit/chain.py for why sealing is a step of its own.
+    sa.Column("seq", sa.BigInteger, unique=True),
+    sa.Column("type", sa.String(60), nullable=False),
+    sa.Column("occurred_at", Time, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("request_id", Id),
+    sa.Column("loop_id", Id),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(80)),
+    sa.Column("hash", sa.String(80)),
+    sa.Index("ix_events_request_id", "request_id"),
+    sa.Index(
+        "ix_events_unsealed",
+        "pk",
+        sqlite_where=sa.text("seq IS NULL"),
+        postgresql_where=sa.text("seq IS NULL"),
+    ),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("principal", Id, primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("body", sa.LargeBinary),
+    sa.Column("created_at", Time, nullable=False),
+)
