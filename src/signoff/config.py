@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     )
     public_url: str | None = Field(
         default=None,
-        description="The URL people reach Signoff at, used in review links; default: the bind address.",
+        description="The URL people reach Signoff at, for review links; default: the bind address.",
     )
     max_body_bytes: int = Field(default=1024 * 1024, description="Largest request body accepted.")
     max_metadata_bytes: int = Field(default=16 * 1024, description="Largest `metadata`, as JSON.")

@@ -18,7 +18,7 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 class IdempotentRoute(APIRoute):
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
-        if "POST" not in self.methods:
+        if "POST" not in (self.methods or ()):
             return handler
 
         async def route(request: Request) -> Response:

@@ -72,12 +72,17 @@ def verify(links: Iterable[Link]) -> Verdict:
     for link in links:
         reason = None
         if link.seq != expected_seq:
-            reason = f"expected event #{expected_seq} here but found #{link.seq}: rows are missing or reordered"
+            reason = (
+                f"expected event #{expected_seq} here but found #{link.seq}: "
+                "rows are missing or reordered"
+            )
         elif link.prev_hash != prev:
             reason = "prev_hash does not match the hash of the event before it"
-        elif link.hash != link_hash(prev, link):
-            reason = "the stored hash does not match the event's content: the row was edited"
+        else:
+            digest = link_hash(prev, link)
+            if link.hash != digest:
+                reason = "the stored hash does not match the event's content: the row was edited"
         if reason:
             return Verdict(False, checked, expected_seq - 1, prev, link.seq, link.id, reason)
-        prev, expected_seq, checked = link.hash, expected_seq + 1, checked + 1
+        prev, expected_seq, checked = digest, expected_seq + 1, checked + 1
     return Verdict(True, checked, expected_seq - 1, prev)

@@ -12,7 +12,7 @@ from .model import ResponseSpec, ResponseType
 
 
 def parse_spec(raw: dict[str, Any] | None) -> ResponseSpec:
-    """Build a ResponseSpec from the `response` field of a new request, refusing what cannot work."""
+    """The ResponseSpec of a new request's `response` field, refusing what cannot work."""
     if not raw:
         return ResponseSpec()
     kind = ResponseType(raw.get("type", "approval"))

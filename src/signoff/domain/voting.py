@@ -69,7 +69,7 @@ def cast_vote(
         raise Forbidden(f"you are not a reviewer of loop {loop.id}")
     if ballot.content_hash is not None and ballot.content_hash != request.content_hash:
         raise Conflict(
-            "the content changed since you read it; read the request again and vote on what it says now"
+            "the content changed since you read it; read it again and vote on what it says now"
         )
     if any(v.voter_id == voter.voter_id for v in votes):
         raise Conflict(f"you have already voted on request {request.id}")
