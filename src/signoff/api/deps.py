@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query, Request
 
@@ -14,6 +14,10 @@ from ..domain.model import Principal, Role
 from ..errors import Forbidden, ValidationFailed
 from ..service.context import Context
 from ..service.users import authenticate
+from .schemas import Page
+
+Item = TypeVar("Item")
+Out = TypeVar("Out")
 
 
 def context(request: Request) -> Context:
@@ -79,3 +83,18 @@ def limit_query(request: Request, limit: int | None = Query(None, ge=1)) -> int:
 
 
 Limit = Annotated[int, Depends(limit_query)]
+
+
+def page_of(
+    found: Sequence[Item], limit: int, out: Callable[[Item], Out], cursor: Callable[[Item], str]
+) -> Page[Out]:
+    """One page from `limit + 1` rows: the extra row only says whether there is a next page."""
+    rows = list(found[:limit])
+    next_cursor = cursor(rows[-1]) if len(found) > limit else None
+    return Page(data=[out(r) for r in rows], next_cursor=next_cursor)
+
+
+def id_cursor(item: object) -> str:
+    cursor = encode_cursor(getattr(item, "id"))  # noqa: B009 - any entity with an id
+    assert cursor is not None
+    return cursor

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ..service import events as service
-from .deps import Ctx, Limit, Writer
+from .deps import Ctx, Limit, Writer, page_of
 from .out import event_out
 from .schemas import EventOut, Page
 
@@ -27,7 +27,4 @@ async def list_events(
     found = await service.events_after(
         ctx, after, limit + 1, types=type or (), loop_id=loop_id, request_id=request_id
     )
-    more = len(found) > limit
-    found = found[:limit]
-    next_cursor = str(found[-1].seq) if more else None
-    return Page(data=[event_out(e) for e in found], next_cursor=next_cursor)
+    return page_of(found, limit, event_out, lambda e: str(e.seq))

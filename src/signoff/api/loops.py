@@ -8,7 +8,7 @@ from ..domain.model import Role
 from ..errors import Forbidden
 from ..service import loops as service
 from ..service.loops import LoopDraft
-from .deps import Admin, Ctx, Limit, Reader, decode_cursor, encode_cursor
+from .deps import Admin, Ctx, Limit, Reader, decode_cursor, id_cursor, page_of
 from .idempotency import IdempotentRoute
 from .out import loop_out
 from .schemas import LoopIn, LoopOut, LoopPatch, Page
@@ -28,12 +28,8 @@ async def list_loops(
 ) -> Page[LoopOut]:
     # A reviewer sees the loops it reviews for; admins and requesters see all.
     reviewer = caller.user_id if caller.role is Role.reviewer else None
-    page = await service.list_loops(ctx, decode_cursor(cursor, "loop"), limit + 1, reviewer)
-    more = len(page) > limit
-    page = page[:limit]
-    return Page(
-        data=[loop_out(lp) for lp in page], next_cursor=encode_cursor(page[-1].id) if more else None
-    )
+    found = await service.list_loops(ctx, decode_cursor(cursor, "loop"), limit + 1, reviewer)
+    return page_of(found, limit, loop_out, id_cursor)
 
 
 @router.get("/{loop_id}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..service import users as service
-from .deps import Admin, Ctx, Limit, decode_cursor, encode_cursor
+from .deps import Admin, Ctx, Limit, decode_cursor, id_cursor, page_of
 from .idempotency import IdempotentRoute
 from .out import key_out, user_out
 from .schemas import ApiKeyIn, ApiKeyOut, CreatedApiKeyOut, Page, UserIn, UserOut, UserPatch
@@ -23,12 +23,8 @@ async def create_user(body: UserIn, ctx: Ctx, caller: Admin) -> UserOut:
 async def list_users(
     ctx: Ctx, caller: Admin, limit: Limit, cursor: str | None = None
 ) -> Page[UserOut]:
-    page = await service.list_users(ctx, decode_cursor(cursor, "usr"), limit + 1)
-    more = len(page) > limit
-    page = page[:limit]
-    return Page(
-        data=[user_out(u) for u in page], next_cursor=encode_cursor(page[-1].id) if more else None
-    )
+    found = await service.list_users(ctx, decode_cursor(cursor, "usr"), limit + 1)
+    return page_of(found, limit, user_out, id_cursor)
 
 
 @router.get("/v1/users/{user_id}")
@@ -51,12 +47,8 @@ async def create_key(body: ApiKeyIn, ctx: Ctx, caller: Admin) -> CreatedApiKeyOu
 async def list_keys(
     ctx: Ctx, caller: Admin, limit: Limit, cursor: str | None = None
 ) -> Page[ApiKeyOut]:
-    page = await service.list_keys(ctx, decode_cursor(cursor, "key"), limit + 1)
-    more = len(page) > limit
-    page = page[:limit]
-    return Page(
-        data=[key_out(k) for k in page], next_cursor=encode_cursor(page[-1].id) if more else None
-    )
+    found = await service.list_keys(ctx, decode_cursor(cursor, "key"), limit + 1)
+    return page_of(found, limit, key_out, id_cursor)
 
 
 @router.delete("/v1/api-keys/{key_id}")
