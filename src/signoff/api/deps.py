@@ -6,7 +6,7 @@ import base64
 import binascii
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Annotated, TypeVar
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, Query, Request
 
@@ -94,7 +94,10 @@ def page_of(
     return Page(data=[out(r) for r in rows], next_cursor=next_cursor)
 
 
-def id_cursor(item: object) -> str:
-    cursor = encode_cursor(getattr(item, "id"))  # noqa: B009 - any entity with an id
-    assert cursor is not None
-    return cursor
+class HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+def id_cursor(item: HasId) -> str:
+    return base64.urlsafe_b64encode(item.id.encode()).decode().rstrip("=")

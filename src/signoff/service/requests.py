@@ -146,7 +146,7 @@ async def create_requests(
                     f"{w}.previous_request_id", f"no request with id {d.previous_request_id!r}"
                 )
         await store.insert_requests(tx.conn, rows)
-        created = [await _load(tx.conn, r["id"]) for r in rows]
+        created = await store.get_requests(tx.conn, [r["id"] for r in rows])
         for request in created:
             tx.record(
                 "request.created",

@@ -98,6 +98,13 @@ async def get_request(
     return _request(row) if row else None
 
 
+async def get_requests(conn: AsyncConnection, ids: list[str]) -> list[Request]:
+    """These requests, in the order of `ids`."""
+    rows = await conn.execute(sa.select(*_PUBLIC).where(requests.c.id.in_(ids)))
+    found = {r.id: _request(r) for r in rows}
+    return [found[i] for i in ids]
+
+
 async def existing_request_ids(conn: AsyncConnection, ids: set[str]) -> set[str]:
     rows = await conn.execute(sa.select(requests.c.id).where(requests.c.id.in_(ids)))
     return {r.id for r in rows}
