@@ -116,6 +116,7 @@ requests = sa.Table(
     # Lists walk ids downwards under a filter; each index serves one filter shape.
     sa.Index("ix_requests_loop_id_id", "loop_id", "id"),
     sa.Index("ix_requests_status_id", "status", "id"),
+    sa.Index("ix_requests_priority_id", "priority", "id"),
     sa.Index("ix_requests_loop_id_status_id", "loop_id", "status", "id"),
     sa.Index("ix_requests_previous_request_id", "previous_request_id"),
 )

@@ -176,6 +176,7 @@ def upgrade() -> None:
             "ix_requests_previous_request_id", ["previous_request_id"], unique=False
         )
         batch_op.create_index("ix_requests_status_id", ["status", "id"], unique=False)
+        batch_op.create_index("ix_requests_priority_id", ["priority", "id"], unique=False)
 
     op.create_table(
         "votes",
@@ -219,6 +220,7 @@ def downgrade() -> None:
     op.drop_table("votes")
     with op.batch_alter_table("requests", schema=None) as batch_op:
         batch_op.drop_index("ix_requests_status_id")
+        batch_op.drop_index("ix_requests_priority_id")
         batch_op.drop_index("ix_requests_previous_request_id")
         batch_op.drop_index("ix_requests_loop_id_status_id")
         batch_op.drop_index("ix_requests_loop_id_id")
