@@ -83,6 +83,35 @@ def _safe_url(url: str) -> str:
 
 
 @main.command()
+def worker() -> None:
+    """Run the background workers only (webhook dispatcher, event sealer), no HTTP.
+
+    Start as many as you like against one PostgreSQL database; set SIGNOFF_WORKERS=false on
+    the `serve` replicas if only these should send.
+    """
+    import signal
+
+    from .app import Runtime, build_context
+    from .store.migrate import upgrade
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url())
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        runtime = Runtime(build_context(settings, settings.public_url or ""), settings)
+        async with runtime.running(workers=True):
+            click.echo("signoff worker running; Ctrl-C to stop", err=True)
+            await stop.wait()
+
+    asyncio.run(run())
+
+
+@main.command()
 def migrate() -> None:
     """Bring the database schema up to date (serve does this too)."""
     from .store.migrate import head_revision, upgrade

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .domain.retries import DEFAULT_SCHEDULE
+
 
 def default_data_dir() -> Path:
     """Per user: $XDG_DATA_HOME/signoff, else ~/.local/share/signoff."""
@@ -38,6 +40,22 @@ class Settings(BaseSettings):
     allow_private_urls: bool = Field(
         default=False,
         description="Allow outgoing URLs (webhooks, callbacks) to loopback and private ranges.",
+    )
+
+    webhook_timeout_seconds: float = Field(default=10.0, description="Longest wait for a receiver.")
+    webhook_retry_schedule: list[float] = Field(
+        default_factory=lambda: list(DEFAULT_SCHEDULE),
+        description="Seconds between a failed delivery and its next try, one per retry "
+        "(JSON list). Spread by ±20 %; when spent, the message fails.",
+    )
+    webhook_disable_after_hours: float = Field(
+        default=72, description="An endpoint whose every delivery fails this long is disabled."
+    )
+    webhook_concurrency: int = Field(default=64, description="Deliveries in flight per process.")
+    workers: bool = Field(
+        default=True,
+        description="Run the dispatcher (and sealer) inside `signoff serve`; false when "
+        "separate `signoff worker` processes do it.",
     )
 
     def resolved_database_url(self) -> str:

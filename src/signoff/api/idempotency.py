@@ -1,4 +1,8 @@
-"""Every POST honours `Idempotency-Key`: a route class wraps the handler of each POST route."""
+"""Every POST honours `Idempotency-Key`: a route class wraps the handler of each POST route.
+
+The same wrapper authenticates the caller of every route first, so that nothing of an
+unauthenticated call is read: a missing key is a 401 even when the body is not JSON.
+"""
 
 from __future__ import annotations
 
@@ -18,15 +22,14 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 class IdempotentRoute(APIRoute):
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
-        if "POST" not in (self.methods or ()):
-            return handler
+        idempotent = "POST" in (self.methods or ())
 
         async def route(request: Request) -> Response:
+            caller = await principal(request)  # before the body is parsed; keys are per caller
             key = request.headers.get("idempotency-key")
-            if key is None:
+            if key is None or not idempotent:
                 return await handler(request)
             ctx = context(request)
-            caller = await principal(request)  # keys are per caller: authenticate first
             owner = caller.key_id or "system"
             body = await request.body()
             fingerprint = hashlib.sha256(

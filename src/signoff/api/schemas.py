@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AnyHttpUrl,
     BaseModel,
     ConfigDict,
     Field,
     JsonValue,
     StringConstraints,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from ..domain.model import (
@@ -36,17 +38,57 @@ Approvals = Annotated[int, Field(ge=1, le=100)]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def unstorable(value: Any, where: str = "") -> str | None:
+    """Why `value` cannot be stored and answered as JSON text, or None when it can.
+
+    Python's JSON parser lets through what a database or a JSON answer cannot hold: NaN and
+    Infinity, lone surrogates (not encodable as UTF-8) and NUL characters (PostgreSQL text).
+    """
+    at = f" (at {where.lstrip('.')})" if where else ""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return f"contains a NUL character{at}"
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return f"contains a lone surrogate, which is not Unicode text{at}"
+    elif isinstance(value, float) and not math.isfinite(value):
+        return f"NaN and Infinity are not JSON numbers{at}"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = unstorable(key, f"{where}.{key!s:.40}") or unstorable(item, f"{where}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = unstorable(item, f"{where}.{i}")
+            if found:
+                return found
+    return None
+
+
+def _storable(value: Any) -> Any:
+    problem = unstorable(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+class _Checked(BaseModel):
     # Fields that may be left out of a PATCH but never set to null.
     not_null: ClassVar[frozenset[str]] = frozenset()
 
-    @model_validator(mode="after")
-    def _no_nulls(self) -> Input:
-        for name in self.not_null & self.model_fields_set:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
+    @field_validator("*")
+    @classmethod
+    def _check_field(cls, value: Any, info: ValidationInfo) -> Any:
+        # A field validator, not a model one, so that the error names the field.
+        if value is None and info.field_name in cls.not_null:
+            raise ValueError("cannot be null")
+        return _storable(value)
+
+
+class Input(_Checked):
+    model_config = ConfigDict(extra="forbid")
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True, by_alias=False)
@@ -117,10 +159,13 @@ class ResponseSpecIn(Input):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class AiAnalysis(BaseModel):
+class AiAnalysis(_Checked):
     """What an AI said about its own output; extra keys are kept."""
 
     model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, Annotated[JsonValue, AfterValidator(_storable)]] = Field(
+        init=False
+    )
     confidence: float | None = Field(default=None, ge=0, le=1)
     risk_score: float | None = Field(default=None, ge=0, le=1)
     flags: list[str] | None = None
@@ -145,9 +190,10 @@ class CallbackIn(Input):
 
 
 class RequestIn(Input):
+    # `content_type` comes first so that the check of `content` can see it.
+    content_type: ContentType = ContentType.text
     content: JsonValue
     title: str | None = Field(default=None, max_length=500)
-    content_type: ContentType = ContentType.text
     priority: Priority = Priority.normal
     context: JsonValue = None
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
@@ -160,13 +206,15 @@ class RequestIn(Input):
     callback: CallbackIn | None = None
     previous_request_id: str | None = Field(default=None, max_length=40)
 
-    @model_validator(mode="after")
-    def _content_fits_type(self) -> RequestIn:
-        if self.content is None:
-            raise ValueError("content is required and cannot be null")
-        if self.content_type is not ContentType.json and not isinstance(self.content, str):
-            raise ValueError(f"content of type {self.content_type.value} must be a string")
-        return self
+    @field_validator("content")
+    @classmethod
+    def _content_fits_type(cls, content: JsonValue, info: ValidationInfo) -> JsonValue:
+        if content is None:
+            raise ValueError("is required and cannot be null")
+        kind = info.data.get("content_type")  # absent when content_type itself was wrong
+        if kind is not None and kind is not ContentType.json and not isinstance(content, str):
+            raise ValueError(f"content of type {kind.value} must be a string")
+        return content
 
 
 class BatchIn(Input):
@@ -333,3 +381,93 @@ class ApiKeyOut(BaseModel):
 
 class CreatedApiKeyOut(ApiKeyOut):
     key: str = Field(description="The secret key. Shown once; store it now.")
+
+
+# Webhooks
+
+EventPattern = Annotated[str, StringConstraints(pattern=r"^[a-z_]+(\.[a-z_]+|\.\*)?$|^\*$")]
+
+
+class WebhookIn(Input):
+    url: AnyHttpUrl
+    events: list[EventPattern] | None = Field(
+        default=None, description="Event types, or patterns such as `request.*`; null: all."
+    )
+    loop_id: str | None = None
+    description: str = Field(default="", max_length=10_000)
+    enabled: bool = True
+
+
+class WebhookPatch(Input):
+    not_null: ClassVar[frozenset[str]] = frozenset({"url", "description", "enabled"})
+    url: AnyHttpUrl | None = None
+    events: list[EventPattern] | None = None
+    loop_id: str | None = None
+    description: str | None = Field(default=None, max_length=10_000)
+    enabled: bool | None = None
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    description: str
+    events: list[str] | None
+    loop_id: str | None
+    enabled: bool
+    disabled_reason: str | None
+    failing_since: datetime | None
+    previous_secret_valid_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookWithSecretOut(WebhookOut):
+    secret: str = Field(description="The signing secret (whsec_…). Shown only now; store it.")
+
+
+class RotateIn(Input):
+    grace_seconds: int = Field(
+        default=24 * 3600,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="How long the old secret keeps signing beside the new one.",
+    )
+
+
+class RecoverIn(Input):
+    since: datetime = Field(description="Redeliver every message that failed and was made since.")
+
+
+class AttemptOut(BaseModel):
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: float
+    response_excerpt: str | None
+    error: str | None
+
+
+class MessageOut(BaseModel):
+    id: str
+    event_id: str
+    event_type: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class MessageDetailOut(MessageOut):
+    payload: dict[str, Any]
+    attempt_log: list[AttemptOut]
+
+
+class RecoverOut(BaseModel):
+    requeued: int
+
+
+class SecretOut(BaseModel):
+    secret: str

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _RANDOM_BITS = 80
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 _lock = threading.Lock()
 _last = 0
 
@@ -25,7 +27,9 @@ def _encode(value: int, length: int) -> str:
 
 
 def _ms(now: datetime) -> int:
-    return int(now.timestamp() * 1000)
+    # Integer arithmetic: `int(now.timestamp() * 1000)` is a float and lands 1 ms low on some
+    # exact milliseconds, which moves `created_after`/`created_before` bounds by one.
+    return (now - _EPOCH) // _MS
 
 
 def new_id(prefix: str, now: datetime) -> str:
@@ -39,8 +43,11 @@ def new_id(prefix: str, now: datetime) -> str:
 
 
 def lowest_id(prefix: str, at: datetime) -> str:
-    """The smallest id that could have been made at `at`: turns a time range into an id range."""
-    return f"{prefix}_{_encode(_ms(at) << _RANDOM_BITS, 26)}"
+    """The smallest id that could have been made at `at`: turns a time range into an id range.
+
+    Before 1970 no id was made: the bound is the lowest id of all, not a negative number.
+    """
+    return f"{prefix}_{_encode(max(_ms(at), 0) << _RANDOM_BITS, 26)}"
 
 
 def id_time(id_: str) -> datetime:
@@ -48,4 +55,4 @@ def id_time(id_: str) -> datetime:
     value = 0
     for char in body:
         value = value * 32 + _ALPHABET.index(char)
-    return datetime.fromtimestamp((value >> _RANDOM_BITS) / 1000, tz=UTC)
+    return _EPOCH + (value >> _RANDOM_BITS) * _MS

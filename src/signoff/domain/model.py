@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from fnmatch import fnmatchcase
 from typing import Any
 
 
@@ -239,3 +240,67 @@ class NewEvent:
     request_id: str | None = None
     loop_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+class MessageStatus(StrEnum):
+    pending = "pending"
+    delivered = "delivered"
+    failed = "failed"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: str
+    url: str
+    description: str
+    events: tuple[str, ...] | None
+    loop_id: str | None
+    enabled: bool
+    disabled_reason: str | None
+    failing_since: datetime | None
+    previous_secret_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    def wants(self, event_type: str, loop_id: str | None) -> bool:
+        if not self.enabled:
+            return False
+        if self.loop_id is not None and self.loop_id != loop_id:
+            return False
+        return self.events is None or any(fnmatchcase(event_type, e) for e in self.events)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One event on its way to one endpoint or callback."""
+
+    id: str
+    event_id: str
+    event_type: str
+    endpoint_id: str | None
+    request_id: str | None
+    url: str
+    payload: str
+    status: MessageStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one try to deliver a message gave."""
+
+    attempted_at: datetime
+    latency_ms: float
+    status_code: int | None = None
+    response_excerpt: str | None = None
+    error: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..domain.model import NewEvent
 from ..store import events as event_store
 from ..store.db import Database
-from ..store.notify import notify_request_changed
+from ..store.notify import notify_events_sealed, notify_request_changed
 from .notifier import Notifier
+from .outbox import fan_out
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
@@ -45,6 +46,10 @@ class Context:
     limits: Limits = field(default_factory=Limits)
     notifier: Notifier = field(default_factory=Notifier)
     sealer: Sealer | None = None
+    # Set by the dispatcher when it runs in this process, so that it sends at once.
+    wake_dispatcher: Callable[[], None] = lambda: None
+    # How outgoing URLs are checked (SSRF); app.py wires delivery/ssrf.py in.
+    check_url: Callable[[str, str], Awaitable[None]] | None = None
 
 
 @dataclass
@@ -55,6 +60,7 @@ class Tx:
     now: datetime
     events: list[NewEvent] = field(default_factory=list)
     changed_requests: set[str] = field(default_factory=set)
+    wake: bool = False  # set when the transaction made messages due without writing events
 
     def record(
         self,
@@ -74,8 +80,9 @@ async def transaction(ctx: Context) -> AsyncIterator[Tx]:
     async with ctx.db.write() as conn:
         tx = Tx(conn, ctx.clock())
         yield tx
-        await event_store.insert_events(conn, tx.events, tx.now)
-        if ctx.db.is_sqlite:
+        ids = await event_store.insert_events(conn, tx.events, tx.now)
+        queued = await fan_out(conn, tx.now, list(zip(ids, tx.events, strict=True)))
+        if ctx.db.is_sqlite and tx.events:
             # Writers are serialized already: linking the chain here costs no extra waiting.
             await event_store.seal_events(conn, lock=False)
         else:
@@ -83,6 +90,10 @@ async def transaction(ctx: Context) -> AsyncIterator[Tx]:
                 await notify_request_changed(conn, request_id)
     for request_id in tx.changed_requests:
         ctx.notifier.publish(request_id)
+    if queued or tx.wake:
+        ctx.wake_dispatcher()
+    if tx.events and ctx.db.is_sqlite:
+        ctx.notifier.publish_feed()
     if tx.events and not ctx.db.is_sqlite:
         if ctx.sealer is not None and ctx.sealer.running:
             ctx.sealer.poke()
@@ -95,7 +106,11 @@ async def seal(ctx: Context) -> int:
     while True:
         async with ctx.db.write() as conn:
             count = await event_store.seal_events(conn, lock=not ctx.db.is_sqlite)
+            if count and not ctx.db.is_sqlite:
+                await notify_events_sealed(conn)  # wakes the event streams of every replica
         sealed += count
+        if count:
+            ctx.notifier.publish_feed()
         if count < event_store.SEAL_BATCH:
             return sealed
 

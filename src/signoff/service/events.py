@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ..audit.chain import Verdict, verify
 from ..domain.model import Event, Principal
@@ -18,18 +18,26 @@ async def request_events(ctx: Context, actor: Principal, request_id: str) -> lis
         return await store.list_request_events(conn, request_id)
 
 
+@dataclass(frozen=True)
+class EventFilter:
+    types: tuple[str, ...] = ()
+    loop_id: str | None = None
+    request_id: str | None = None
+    type_prefix: str | None = None  # what the caller may see, e.g. "request."
+
+
 async def events_after(
-    ctx: Context,
-    after: int,
-    limit: int,
-    *,
-    types: Sequence[str] = (),
-    loop_id: str | None = None,
-    request_id: str | None = None,
+    ctx: Context, after: int, limit: int, where: EventFilter = EventFilter()
 ) -> list[Event]:
     async with ctx.db.read() as conn:
         return await store.list_events_after(
-            conn, after, limit, types=types, loop_id=loop_id, request_id=request_id
+            conn,
+            after,
+            limit,
+            types=where.types,
+            loop_id=where.loop_id,
+            request_id=where.request_id,
+            type_prefix=where.type_prefix,
         )
 
 

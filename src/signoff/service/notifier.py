@@ -17,6 +17,7 @@ from contextlib import contextmanager
 class Notifier:
     def __init__(self) -> None:
         self._waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
+        self._feed: set[asyncio.Event] = set()
 
     @contextmanager
     def subscribe(self, request_id: str) -> Iterator[asyncio.Event]:
@@ -37,11 +38,26 @@ class Notifier:
         for event in self._waiters.get(request_id, ()):
             event.set()
 
+    @contextmanager
+    def subscribe_feed(self) -> Iterator[asyncio.Event]:
+        """Set whenever new events are sealed into the log: what event streams wait on."""
+        event = asyncio.Event()
+        self._feed.add(event)
+        try:
+            yield event
+        finally:
+            self._feed.discard(event)
+
+    def publish_feed(self) -> None:
+        for event in self._feed:
+            event.set()
+
     def publish_all(self) -> None:
         """Wake everyone to look again: after a lost LISTEN connection some news may be lost."""
         for waiters in self._waiters.values():
             for event in waiters:
                 event.set()
+        self.publish_feed()
 
     @property
     def waiting(self) -> int:

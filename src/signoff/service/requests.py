@@ -121,6 +121,20 @@ def _row(
     }
 
 
+async def _check_callbacks(ctx: Context, drafts: list[RequestDraft], *, batch: bool) -> None:
+    """Refuse callback URLs that point into the server's own network (each URL checked once)."""
+    if ctx.check_url is None:
+        return
+    checked: set[str] = set()
+    for i, draft in enumerate(drafts):
+        url = (draft.callback or {}).get("url")
+        if url and url not in checked:
+            await ctx.check_url(
+                url, f"body.items.{i}.callback.url" if batch else "body.callback.url"
+            )
+            checked.add(url)
+
+
 async def _live_loop(conn: AsyncConnection, loop_id: str) -> Loop:
     loop = await loop_store.get_loop(conn, loop_id)
     if loop is None:
@@ -132,6 +146,7 @@ async def create_requests(
     ctx: Context, actor: Principal, loop_id: str, drafts: list[RequestDraft], *, batch: bool
 ) -> list[Request]:
     """Create every request or none. Field paths in errors name the item (`body.items.3…`)."""
+    await _check_callbacks(ctx, drafts, batch=batch)
     async with transaction(ctx) as tx:
         loop = await _live_loop(tx.conn, loop_id)
         where = [f"body.items.{i}" if batch else "body" for i in range(len(drafts))]

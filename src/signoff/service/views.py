@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ..domain.model import Loop, Request, User, Vote
+
+
+def rfc3339(value: datetime | None) -> str | None:
+    """A UTC time as the API writes it: `2026-11-21T23:44:00.123456Z`."""
+    if value is None:
+        return None
+    return value.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def loop_snapshot(loop: Loop) -> dict[str, Any]:
@@ -37,7 +45,7 @@ def request_snapshot(request: Request) -> dict[str, Any]:
         "required_approvals": request.required_approvals,
         "requested_by": request.requested_by,
         "previous_request_id": request.previous_request_id,
-        "deadline_at": request.deadline_at.isoformat() if request.deadline_at else None,
+        "deadline_at": rfc3339(request.deadline_at),
     }
 
 
@@ -55,7 +63,7 @@ def decision_snapshot(request: Request) -> dict[str, Any]:
         "metadata": request.metadata,
         "decided_by": request.decided_by,
         "content_hash": request.content_hash,
-        "completed_at": request.completed_at.isoformat() if request.completed_at else None,
+        "completed_at": rfc3339(request.completed_at),
     }
 
 

@@ -22,24 +22,24 @@ SEAL_BATCH = 1000
 _SEAL_LOCK = 0x5160FF
 
 
-async def insert_events(conn: AsyncConnection, new: Sequence[NewEvent], now: datetime) -> None:
+async def insert_events(conn: AsyncConnection, new: Sequence[NewEvent], now: datetime) -> list[str]:
+    """Write the events; answers their ids, in order."""
     if not new:
-        return
-    await conn.execute(
-        events.insert(),
-        [
-            {
-                "id": new_id("evt", now),
-                "type": e.type,
-                "occurred_at": now,
-                "actor": dumps(e.actor),
-                "request_id": e.request_id,
-                "loop_id": e.loop_id,
-                "data": dumps(e.data),
-            }
-            for e in new
-        ],
-    )
+        return []
+    rows = [
+        {
+            "id": new_id("evt", now),
+            "type": e.type,
+            "occurred_at": now,
+            "actor": dumps(e.actor),
+            "request_id": e.request_id,
+            "loop_id": e.loop_id,
+            "data": dumps(e.data),
+        }
+        for e in new
+    ]
+    await conn.execute(events.insert(), rows)
+    return [str(r["id"]) for r in rows]
 
 
 async def seal_events(conn: AsyncConnection, *, lock: bool) -> int:
@@ -124,9 +124,12 @@ async def list_events_after(
     types: Sequence[str] = (),
     loop_id: str | None = None,
     request_id: str | None = None,
+    type_prefix: str | None = None,
 ) -> list[Event]:
     """Sealed events with `seq > after`, in order: the resumable feed."""
     query = sa.select(events).where(events.c.seq > after)
+    if type_prefix:
+        query = query.where(events.c.type.startswith(type_prefix, autoescape=True))
     if types:
         query = query.where(events.c.type.in_(types))
     if loop_id:

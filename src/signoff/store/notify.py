@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 CHANNEL = "signoff_requests"
+FEED_CHANNEL = "signoff_events"
 log = logging.getLogger(__name__)
 
 
@@ -23,9 +24,14 @@ async def notify_request_changed(conn: AsyncConnection, request_id: str) -> None
     await conn.execute(sa.select(sa.func.pg_notify(CHANNEL, request_id)))
 
 
+async def notify_events_sealed(conn: AsyncConnection) -> None:
+    await conn.execute(sa.select(sa.func.pg_notify(FEED_CHANNEL, "")))
+
+
 async def listen(
     dsn: str,
     on_request: Callable[[str], None],
+    on_feed: Callable[[], None],
     on_reconnect: Callable[[], None],
     ready: asyncio.Event,
 ) -> None:
@@ -36,12 +42,16 @@ async def listen(
         try:
             async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
                 await conn.execute(f"LISTEN {CHANNEL}")
+                await conn.execute(f"LISTEN {FEED_CHANNEL}")
                 if not first:
                     on_reconnect()
                 first = False
                 ready.set()
                 async for note in conn.notifies():
-                    on_request(note.payload)
+                    if note.channel == FEED_CHANNEL:
+                        on_feed()
+                    else:
+                        on_request(note.payload)
         except asyncio.CancelledError:
             raise
         except Exception:

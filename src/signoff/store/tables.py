@@ -181,3 +181,72 @@ idempotency_keys = sa.Table(
     sa.Column("body", sa.LargeBinary),
     sa.Column("created_at", Time, nullable=False),
 )
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("events", sa.JSON),  # null: every event type
+    sa.Column("loop_id", Id),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("disabled_reason", sa.Text),
+    # Signing secrets must be readable to sign with; they never leave the server after creation
+    # (or rotation) and never appear in events.
+    sa.Column("secret", sa.String(100), nullable=False),
+    sa.Column("previous_secret", sa.String(100)),
+    sa.Column("previous_secret_until", Time),
+    sa.Column("failing_since", Time),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Column("deleted_at", Time),
+)
+
+# The outbox: one row per event and receiver, written in the transaction that wrote the event.
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", Id, primary_key=True),  # also the `webhook-id` header, kept across retries
+    sa.Column("event_id", Id, nullable=False),
+    sa.Column("event_type", sa.String(60), nullable=False),
+    sa.Column("endpoint_id", Id, sa.ForeignKey("webhook_endpoints.id")),
+    sa.Column("request_id", Id, sa.ForeignKey("requests.id")),
+    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # pending, delivered, failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", Time, nullable=False),
+    # A claimed message belongs to one dispatcher until this time: no one else sends it.
+    sa.Column("locked_until", Time),
+    sa.Column("last_attempt_at", Time),
+    sa.Column("last_status_code", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("delivered_at", Time),
+    sa.Index("ix_messages_status_next_attempt_at", "status", "next_attempt_at"),
+    sa.Index("ix_messages_endpoint_id_id", "endpoint_id", "id"),
+    sa.Index("ix_messages_request_id", "request_id"),
+)
+
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("message_id", Id, sa.ForeignKey("messages.id"), nullable=False),
+    sa.Column("attempted_at", Time, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("response_excerpt", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_delivery_attempts_message_id", "message_id"),
+)
+
+# Secrets the server makes for itself, such as the key that signs per-request callbacks.
+server_secrets = sa.Table(
+    "server_secrets",
+    metadata,
+    sa.Column("name", sa.String(60), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)

@@ -1,0 +1,156 @@
+"""Use cases of the dispatcher (claim, settle) and of the delivery log (read, redeliver)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..domain.ids import new_id
+from ..domain.model import SYSTEM, Attempt, Message, MessageStatus
+from ..domain.retries import DEFAULT_SCHEDULE, next_attempt
+from ..store import outbox as store
+from ..store import webhooks as webhook_store
+from ..webhook_signing import new_secret
+from .context import Context, Tx, transaction
+
+CALLBACK_SECRET = "callback_signing_secret"
+EXCERPT_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How hard the dispatcher tries; settings shorten it in tests."""
+
+    schedule: tuple[float, ...] = DEFAULT_SCHEDULE
+    disable_after: timedelta = timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A claimed message with what it takes to send it: its signing secrets and credentials."""
+
+    message: Message
+    secrets: list[str]
+    auth: dict[str, Any] | None
+
+
+async def callback_secret(ctx: Context) -> str:
+    """The secret that signs every request callback (made on first use)."""
+    async with ctx.db.write() as conn:
+        return await webhook_store.server_secret(conn, CALLBACK_SECRET, new_secret(), ctx.clock())
+
+
+async def claim(ctx: Context, limit: int, lease: timedelta) -> list[Outgoing]:
+    now = ctx.clock()
+    async with ctx.db.write() as conn:
+        claimed = await store.claim_due(
+            conn, now, now + lease, limit, skip_locked=not ctx.db.is_sqlite
+        )
+        if not claimed:
+            return []
+        shared = None
+        out = []
+        for message in claimed:
+            if message.endpoint_id:
+                secrets = await webhook_store.signing_secrets(conn, message.endpoint_id, now)
+                auth = None
+            else:
+                if shared is None:
+                    shared = await webhook_store.server_secret(
+                        conn, CALLBACK_SECRET, new_secret(), now
+                    )
+                secrets = [shared]
+                auth = await store.callback_auth(conn, message.request_id or "")
+            out.append(Outgoing(message, secrets, auth))
+    return out
+
+
+async def settle(ctx: Context, policy: Policy, results: list[tuple[Message, Attempt]]) -> None:
+    """Record attempts and decide each message's fate, in one transaction for the batch."""
+    async with transaction(ctx) as tx:
+        await store.record_attempts(
+            tx.conn,
+            [
+                {
+                    "id": new_id("att", tx.now),
+                    "message_id": message.id,
+                    "attempted_at": attempt.attempted_at,
+                    "status_code": attempt.status_code,
+                    "latency_ms": attempt.latency_ms,
+                    "response_excerpt": (attempt.response_excerpt or "")[:EXCERPT_CHARS] or None,
+                    "error": attempt.error,
+                }
+                for message, attempt in results
+            ],
+        )
+        for message, attempt in results:
+            await _settle_one(tx, policy, message, attempt)
+
+
+async def _settle_one(tx: Tx, policy: Policy, message: Message, attempt: Attempt) -> None:
+    tries = message.attempts + 1
+    common = {
+        "attempts": tries,
+        "last_attempt_at": attempt.attempted_at,
+        "last_status_code": attempt.status_code,
+        "last_error": attempt.error,
+    }
+    if attempt.succeeded:
+        await store.settle(
+            tx.conn,
+            message.id,
+            {
+                **common,
+                "status": MessageStatus.delivered.value,
+                "delivered_at": tx.now,
+            },
+        )
+        if message.endpoint_id:
+            await webhook_store.update_endpoint(
+                tx.conn, message.endpoint_id, {"failing_since": None}
+            )
+        return
+    if attempt.status_code == 410 and message.endpoint_id:
+        await store.settle(tx.conn, message.id, {**common, "status": MessageStatus.failed.value})
+        await disable_endpoint(tx, message.endpoint_id, "the receiver answered 410 Gone")
+        return
+    retry_at = next_attempt(tries, tx.now, policy.schedule)
+    if retry_at is None:
+        await store.settle(tx.conn, message.id, {**common, "status": MessageStatus.failed.value})
+    else:
+        await store.settle(tx.conn, message.id, {**common, "next_attempt_at": retry_at})
+    if message.endpoint_id:
+        await _note_failure(tx, policy, message.endpoint_id)
+
+
+async def _note_failure(tx: Tx, policy: Policy, endpoint_id: str) -> None:
+    endpoint = await webhook_store.get_endpoint(tx.conn, endpoint_id)
+    if endpoint is None or not endpoint.enabled:
+        return
+    if endpoint.failing_since is None:
+        await webhook_store.update_endpoint(tx.conn, endpoint_id, {"failing_since": tx.now})
+    elif tx.now - endpoint.failing_since >= policy.disable_after:
+        hours = policy.disable_after.total_seconds() / 3600
+        await disable_endpoint(tx, endpoint_id, f"every delivery failed for {hours:g} hours")
+
+
+async def disable_endpoint(tx: Tx, endpoint_id: str, reason: str) -> None:
+    await webhook_store.update_endpoint(
+        tx.conn, endpoint_id, {"enabled": False, "disabled_reason": reason, "updated_at": tx.now}
+    )
+    failed = await store.fail_pending_of_endpoint(
+        tx.conn, endpoint_id, f"endpoint disabled: {reason}"
+    )
+    tx.record(
+        "webhook.disabled",
+        SYSTEM.actor(),
+        {"id": endpoint_id, "reason": reason, "failed_messages": failed},
+    )
+
+
+async def release(ctx: Context, message_ids: list[str], at: datetime) -> None:
+    """Give claimed messages back unsent (shutdown), due again at `at`."""
+    async with ctx.db.write() as conn:
+        for message_id in message_ids:
+            await store.settle(conn, message_id, {"next_attempt_at": at})

@@ -1,0 +1,98 @@
+"""Webhook endpoints and the server's own secrets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.model import Endpoint
+from ._rows import utc, utc_or_none
+from .tables import server_secrets, webhook_endpoints
+
+_LIVE = webhook_endpoints.c.deleted_at.is_(None)
+_PUBLIC = [
+    c for c in webhook_endpoints.c if c.name not in ("secret", "previous_secret", "deleted_at")
+]
+
+
+def _endpoint(row: Any) -> Endpoint:
+    return Endpoint(
+        id=row.id,
+        url=row.url,
+        description=row.description,
+        events=tuple(row.events) if row.events is not None else None,
+        loop_id=row.loop_id,
+        enabled=row.enabled,
+        disabled_reason=row.disabled_reason,
+        failing_since=utc_or_none(row.failing_since),
+        previous_secret_until=utc_or_none(row.previous_secret_until),
+        created_at=utc(row.created_at),
+        updated_at=utc(row.updated_at),
+    )
+
+
+async def insert_endpoint(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(webhook_endpoints.insert().values(**values))
+
+
+async def update_endpoint(conn: AsyncConnection, endpoint_id: str, values: dict[str, Any]) -> None:
+    await conn.execute(
+        webhook_endpoints.update().where(webhook_endpoints.c.id == endpoint_id).values(**values)
+    )
+
+
+async def get_endpoint(conn: AsyncConnection, endpoint_id: str) -> Endpoint | None:
+    query = sa.select(*_PUBLIC).where(webhook_endpoints.c.id == endpoint_id, _LIVE)
+    row = (await conn.execute(query)).first()
+    return _endpoint(row) if row else None
+
+
+async def list_endpoints(conn: AsyncConnection, after: str | None, limit: int) -> list[Endpoint]:
+    query = sa.select(*_PUBLIC).where(_LIVE).order_by(webhook_endpoints.c.id).limit(limit)
+    if after:
+        query = query.where(webhook_endpoints.c.id > after)
+    return [_endpoint(r) for r in await conn.execute(query)]
+
+
+async def enabled_endpoints(conn: AsyncConnection) -> list[Endpoint]:
+    query = sa.select(*_PUBLIC).where(_LIVE, webhook_endpoints.c.enabled.is_(True))
+    return [_endpoint(r) for r in await conn.execute(query)]
+
+
+async def signing_secrets(conn: AsyncConnection, endpoint_id: str, now: datetime) -> list[str]:
+    """The secrets to sign with now: the current one, and the previous during its grace."""
+    row = (
+        await conn.execute(
+            sa.select(
+                webhook_endpoints.c.secret,
+                webhook_endpoints.c.previous_secret,
+                webhook_endpoints.c.previous_secret_until,
+            ).where(webhook_endpoints.c.id == endpoint_id)
+        )
+    ).first()
+    if row is None:
+        return []
+    found = [row.secret]
+    if row.previous_secret and row.previous_secret_until and utc(row.previous_secret_until) > now:
+        found.append(row.previous_secret)
+    return found
+
+
+async def server_secret(conn: AsyncConnection, name: str, make: str, now: datetime) -> str:
+    """The server secret called `name`, created with value `make` the first time it is asked."""
+    query = sa.select(server_secrets.c.value).where(server_secrets.c.name == name)
+    value = (await conn.execute(query)).scalar_one_or_none()
+    if value is not None:
+        return str(value)
+    try:
+        async with conn.begin_nested():
+            await conn.execute(
+                server_secrets.insert().values(name=name, value=make, created_at=now)
+            )
+        return make
+    except IntegrityError:  # another process made it first
+        return str((await conn.execute(query)).scalar_one())
