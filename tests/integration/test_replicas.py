@@ -21,7 +21,9 @@ async def test_a_decision_on_one_replica_wakes_a_waiter_on_another(
         pytest.skip("replicas share a database only on PostgreSQL")
     other = Runtime(build_context(settings, "http://replica-b"), settings)
     async with other.running() as replica_b:
-        ann = await users.create_user(ctx, SYSTEM, "ann@example.com", "Ann", UserRole.reviewer, None)
+        ann = await users.create_user(
+            ctx, SYSTEM, "ann@example.com", "Ann", UserRole.reviewer, None
+        )
         key = await users.create_key(ctx, SYSTEM, "ann", Role.reviewer, ann.id)
         voter = await users.authenticate(replica_b, key.secret)
         loop = await loops.create_loop(ctx, SYSTEM, loops.LoopDraft("refunds", reviewers=(ann.id,)))

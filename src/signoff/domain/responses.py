@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import SchemaError, ValidationError
 
 from ..errors import FieldError, ValidationFailed
 from .model import ResponseSpec, ResponseType
@@ -71,10 +71,26 @@ def check_answer(spec: ResponseSpec, answer: Any) -> None:
     elif spec.type is ResponseType.form:
         validator = Draft202012Validator(spec.schema or {})
         errors = [
-            FieldError(".".join([field, *(str(p) for p in err.absolute_path)]), err.message)
-            for err in sorted(
-                validator.iter_errors(answer), key=lambda e: [str(p) for p in e.absolute_path]
-            )
+            FieldError(path, err.message)
+            for err in validator.iter_errors(answer)
+            for path in _paths(field, err)
         ]
         if errors:
+            errors.sort(key=lambda e: e.field)
             raise ValidationFailed("the answer does not satisfy the form's schema", errors)
+
+
+def _paths(field: str, err: ValidationError) -> list[str]:
+    """Where an answer is wrong. A missing or an unexpected property is named itself, not the
+    object around it: `body.response_data.amount` for a missing `amount`."""
+    at = [field, *(str(p) for p in err.absolute_path)]
+    instance = err.instance if isinstance(err.instance, dict) else {}
+    if err.validator == "required" and isinstance(err.validator_value, list):
+        # One error per missing property, told apart only by its message.
+        named = [p for p in err.validator_value if err.message == f"{p!r} is a required property"]
+        return [".".join([*at, str(p)]) for p in named[:1]] or [".".join(at)]
+    schema = err.schema if isinstance(err.schema, dict) else {}
+    if err.validator == "additionalProperties" and "patternProperties" not in schema:
+        extra = [p for p in instance if p not in (schema.get("properties") or {})]
+        return [".".join([*at, str(p)]) for p in extra] or [".".join(at)]
+    return [".".join(at)]

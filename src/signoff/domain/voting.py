@@ -6,7 +6,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
-from .model import Choice, Decision, Loop, Principal, Request, ResponseType, Role, Vote
+from .model import (
+    Choice,
+    ContentType,
+    Decision,
+    Loop,
+    Principal,
+    Request,
+    ResponseType,
+    Role,
+    Vote,
+)
 from .responses import check_answer
 
 
@@ -52,9 +62,10 @@ def may_review(loop: Loop, voter: Principal) -> bool:
 
 def is_self_approval(request: Request, voter: Principal) -> bool:
     """The requester, under any of its names, approving what it asked for."""
-    mine = {voter.user_id, voter.user_email, voter.key_id} - {None}
-    theirs = {request.requested_by, request.created_by_user_id, request.created_by_key_id}
-    return bool(mine & theirs)
+    # Case-blind, because `requested_by` is free text and emails are: Ann@X.com is ann@x.com.
+    mine = {n.casefold() for n in (voter.user_id, voter.user_email, voter.key_id) if n}
+    theirs = (request.requested_by, request.created_by_user_id, request.created_by_key_id)
+    return any(n is not None and n.casefold() in mine for n in theirs)
 
 
 def cast_vote(
@@ -86,6 +97,14 @@ def cast_vote(
     ):
         raise ValidationFailed.field(
             "body.edited_content", "content can be edited only when approving an approval request"
+        )
+    if (
+        ballot.edited_content is not None
+        and request.content_type is not ContentType.json
+        and not isinstance(ballot.edited_content, str)
+    ):
+        raise ValidationFailed.field(
+            "body.edited_content", f"content of type {request.content_type.value} must be a string"
         )
 
     approving = [v for v in votes if v.choice is Choice.approve]

@@ -10,11 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from ..domain.model import NewEvent
 from ..store import events as event_store
-from ..store.db import Database
+from ..store.db import Conn, Database
 from ..store.notify import notify_events_sealed, notify_request_changed
 from .notifier import Notifier
 from .outbox import fan_out
@@ -56,7 +54,7 @@ class Context:
 class Tx:
     """One write transaction: the connection, its time, and what to announce once committed."""
 
-    conn: AsyncConnection
+    conn: Conn
     now: datetime
     events: list[NewEvent] = field(default_factory=list)
     changed_requests: set[str] = field(default_factory=set)

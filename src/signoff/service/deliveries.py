@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,11 +50,22 @@ async def claim(ctx: Context, limit: int, lease: timedelta) -> list[Outgoing]:
         if not claimed:
             return []
         shared = None
+        # Looked up once per endpoint, not per message: a claim is most of a send's cost.
+        endpoints: dict[str, tuple[list[str], str | None]] = {}
         out = []
         for message in claimed:
             if message.endpoint_id:
-                secrets = await webhook_store.signing_secrets(conn, message.endpoint_id, now)
+                if message.endpoint_id not in endpoints:
+                    endpoints[message.endpoint_id] = (
+                        await webhook_store.signing_secrets(conn, message.endpoint_id, now),
+                        await webhook_store.current_url(conn, message.endpoint_id),
+                    )
+                secrets, url = endpoints[message.endpoint_id]
                 auth = None
+                # Retries and redeliveries go where the endpoint points now, not where it
+                # pointed when the event happened: an admin who fixes a URL fixes them too.
+                if url is not None and url != message.url:
+                    message = replace(message, url=url)
             else:
                 if shared is None:
                     shared = await webhook_store.server_secret(
@@ -67,8 +78,17 @@ async def claim(ctx: Context, limit: int, lease: timedelta) -> list[Outgoing]:
 
 
 async def settle(ctx: Context, policy: Policy, results: list[tuple[Message, Attempt]]) -> None:
-    """Record attempts and decide each message's fate, in one transaction for the batch."""
+    """Record attempts and decide each message's fate, in one transaction for the batch.
+
+    Endpoints are marked answering or failing once per batch, in id order: one write per
+    endpoint instead of one per message, and two dispatchers settling at once lock endpoint
+    rows in the same order (no deadlock).
+    """
     async with transaction(ctx) as tx:
+        # Endpoints before messages, as every other writer of both does (lock_endpoints).
+        await webhook_store.lock_endpoints(
+            tx.conn, {message.endpoint_id for message, _ in results if message.endpoint_id}
+        )
         await store.record_attempts(
             tx.conn,
             [
@@ -84,8 +104,16 @@ async def settle(ctx: Context, policy: Policy, results: list[tuple[Message, Atte
                 for message, attempt in results
             ],
         )
+        answered: set[str] = set()
+        failing: set[str] = set()
         for message, attempt in results:
             await _settle_one(tx, policy, message, attempt)
+            if message.endpoint_id:
+                (answered if attempt.succeeded else failing).add(message.endpoint_id)
+        for endpoint_id in sorted(answered):
+            await webhook_store.update_endpoint(tx.conn, endpoint_id, {"failing_since": None})
+        for endpoint_id in sorted(failing - answered):
+            await _note_failure(tx, policy, endpoint_id)
 
 
 async def _settle_one(tx: Tx, policy: Policy, message: Message, attempt: Attempt) -> None:
@@ -106,10 +134,6 @@ async def _settle_one(tx: Tx, policy: Policy, message: Message, attempt: Attempt
                 "delivered_at": tx.now,
             },
         )
-        if message.endpoint_id:
-            await webhook_store.update_endpoint(
-                tx.conn, message.endpoint_id, {"failing_since": None}
-            )
         return
     if attempt.status_code == 410 and message.endpoint_id:
         await store.settle(tx.conn, message.id, {**common, "status": MessageStatus.failed.value})
@@ -120,8 +144,6 @@ async def _settle_one(tx: Tx, policy: Policy, message: Message, attempt: Attempt
         await store.settle(tx.conn, message.id, {**common, "status": MessageStatus.failed.value})
     else:
         await store.settle(tx.conn, message.id, {**common, "next_attempt_at": retry_at})
-    if message.endpoint_id:
-        await _note_failure(tx, policy, message.endpoint_id)
 
 
 async def _note_failure(tx: Tx, policy: Policy, endpoint_id: str) -> None:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from fnmatch import fnmatchcase
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.canonical import dumps
 from ..domain.ids import new_id
 from ..domain.model import MessageStatus, NewEvent
 from ..store import outbox as store
 from ..store import webhooks as webhook_store
+from ..store.db import Conn
 from ..store.tables import requests
 from .views import rfc3339
 
@@ -37,7 +38,7 @@ def webhook_body(event_type: str, occurred_at: datetime, data: dict[str, Any]) -
     return dumps({"type": event_type, "timestamp": rfc3339(occurred_at), "data": data})
 
 
-async def _callbacks(conn: AsyncConnection, request_ids: set[str]) -> dict[str, dict[str, Any]]:
+async def _callbacks(conn: Conn, request_ids: set[str]) -> dict[str, dict[str, Any]]:
     if not request_ids:
         return {}
     rows = await conn.execute(
@@ -48,7 +49,7 @@ async def _callbacks(conn: AsyncConnection, request_ids: set[str]) -> dict[str, 
     return {r.id: r.callback for r in rows if r.callback}
 
 
-async def fan_out(conn: AsyncConnection, now: datetime, written: list[tuple[str, NewEvent]]) -> int:
+async def fan_out(conn: Conn, now: datetime, written: list[tuple[str, NewEvent]]) -> int:
     """Write one message per (event, matching endpoint or callback); answers how many."""
     if not written:
         return 0
@@ -82,7 +83,8 @@ async def fan_out(conn: AsyncConnection, now: datetime, written: list[tuple[str,
         callback = callbacks.get(event.request_id or "")
         if callback and event.type.startswith("request."):
             wanted = callback.get("events")
-            if not wanted or event.type in wanted:
+            # The same patterns as an endpoint's `events` (`request.*`), not only exact names.
+            if not wanted or any(fnmatchcase(event.type, pattern) for pattern in wanted):
                 add(event_id, event, callback["url"], None)
     await store.insert_messages(conn, rows)
     return len(rows)

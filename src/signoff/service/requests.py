@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from ..domain.canonical import content_hash, dumps
 from ..domain.ids import lowest_id, new_id
 from ..domain.lifecycle import can_transition
@@ -28,6 +26,7 @@ from ..domain.voting import may_review
 from ..errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 from ..store import loops as loop_store
 from ..store import requests as store
+from ..store.db import Conn
 from ..store.requests import RequestFilter
 from .context import Context, Tx, transaction
 from .views import request_snapshot
@@ -135,7 +134,7 @@ async def _check_callbacks(ctx: Context, drafts: list[RequestDraft], *, batch: b
             checked.add(url)
 
 
-async def _live_loop(conn: AsyncConnection, loop_id: str) -> Loop:
+async def _live_loop(conn: Conn, loop_id: str) -> Loop:
     loop = await loop_store.get_loop(conn, loop_id)
     if loop is None:
         raise NotFound(f"no loop with id {loop_id!r}")
@@ -173,14 +172,14 @@ async def create_requests(
     return created
 
 
-async def _load(conn: AsyncConnection, request_id: str, *, for_update: bool = False) -> Request:
+async def _load(conn: Conn, request_id: str, *, for_update: bool = False) -> Request:
     request = await store.get_request(conn, request_id, for_update=for_update)
     if request is None:
         raise NotFound(f"no request with id {request_id!r}")
     return request
 
 
-async def check_can_read(conn: AsyncConnection, actor: Principal, request: Request) -> None:
+async def check_can_read(conn: Conn, actor: Principal, request: Request) -> None:
     if actor.role is Role.reviewer:
         loop = await loop_store.get_loop(conn, request.loop_id)
         if loop is None or not may_review(loop, actor):
@@ -239,6 +238,11 @@ async def update_request(
         values: dict[str, Any] = {k: v for k, v in changes.items()}
         if "metadata" in values:
             _check_metadata(ctx, values["metadata"], "body.metadata")
+        kind = before.content_type
+        if kind is not ContentType.json and not isinstance(values.get("content", ""), str):
+            raise ValidationFailed.field(
+                "body.content", f"content of type {kind.value} must be a string"
+            )
         if "priority" in values:
             values["priority"] = Priority(values["priority"]).value
         if "timeout_seconds" in values:
@@ -267,6 +271,9 @@ async def update_request(
                     actor.actor(),
                     {
                         "request_id": request_id,
+                        "loop_id": request.loop_id,
+                        "status": request.status.value,
+                        "metadata": request.metadata,
                         "voided": voided,
                         "old_content_hash": before.content_hash,
                         "content_hash": new_hash,

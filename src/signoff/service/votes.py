@@ -54,6 +54,10 @@ async def vote(
             {
                 **vote_snapshot(cast),
                 "request_id": request_id,
+                # What every request event carries, so a receiver can route on it (DESIGN §2).
+                "loop_id": request.loop_id,
+                "status": request.status.value,
+                "metadata": request.metadata,
                 "approvals": verdict.approvals,
                 "required_approvals": request.required_approvals,
             },

@@ -6,14 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from ..domain.ids import new_id
 from ..domain.model import Attempt, Endpoint, Message, MessageStatus, Principal
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..store import loops as loop_store
 from ..store import outbox as outbox_store
 from ..store import webhooks as store
+from ..store.db import Conn
 from ..webhook_signing import new_secret
 from .context import Context, transaction
 
@@ -38,22 +37,23 @@ def _snapshot(endpoint: Endpoint) -> dict[str, Any]:
     }
 
 
-async def _check(ctx: Context, conn: AsyncConnection, url: str | None, loop_id: str | None) -> None:
+async def _check(ctx: Context, conn: Conn, url: str | None, loop_id: str | None) -> None:
     if url is not None and ctx.check_url is not None:
         await ctx.check_url(url, "body.url")
     if loop_id is not None and await loop_store.get_loop(conn, loop_id) is None:
         raise ValidationFailed.field("body.loop_id", f"no loop with id {loop_id!r}")
 
 
-async def _get(conn: AsyncConnection, endpoint_id: str) -> Endpoint:
-    endpoint = await store.get_endpoint(conn, endpoint_id)
+async def _get(conn: Conn, endpoint_id: str, *, for_update: bool = False) -> Endpoint:
+    endpoint = await store.get_endpoint(conn, endpoint_id, for_update=for_update)
     if endpoint is None:
         raise NotFound(f"no webhook endpoint with id {endpoint_id!r}")
     return endpoint
 
 
-async def _enabled(conn: AsyncConnection, endpoint_id: str) -> Endpoint:
-    endpoint = await _get(conn, endpoint_id)
+async def _enabled(conn: Conn, endpoint_id: str) -> Endpoint:
+    # Locked: its messages change next (see store/webhooks.py lock_endpoints).
+    endpoint = await _get(conn, endpoint_id, for_update=True)
     if not endpoint.enabled:
         raise Conflict(
             f"endpoint {endpoint_id} is disabled ({endpoint.disabled_reason}); enable it first"
@@ -103,7 +103,8 @@ async def list_endpoints(ctx: Context, after: str | None, limit: int) -> list[En
 async def update_endpoint(
     ctx: Context, actor: Principal, endpoint_id: str, changes: dict[str, Any]
 ) -> Endpoint:
-    """Change an endpoint; re-enabling one clears its failure record and reason."""
+    """Change an endpoint; re-enabling one clears its failure record and reason, disabling one
+    fails the messages still waiting."""
     if "url" in changes and ctx.check_url is not None:
         await ctx.check_url(changes["url"], "body.url")
     values = dict(changes)
@@ -112,10 +113,15 @@ async def update_endpoint(
     if values.get("enabled") is True:
         values.update(disabled_reason=None, failing_since=None)
     async with transaction(ctx) as tx:
-        await _get(tx.conn, endpoint_id)
+        await _get(tx.conn, endpoint_id, for_update=True)
         if "loop_id" in values:
             await _check(ctx, tx.conn, None, values["loop_id"])
         await store.update_endpoint(tx.conn, endpoint_id, {**values, "updated_at": tx.now})
+        if values.get("enabled") is False:
+            # As when the dispatcher disables it: what waits fails, and can be recovered later.
+            await outbox_store.fail_pending_of_endpoint(
+                tx.conn, endpoint_id, "endpoint disabled by an update"
+            )
         endpoint = await _get(tx.conn, endpoint_id)
         tx.record(
             "webhook.updated", actor.actor(), {**_snapshot(endpoint), "changed": sorted(changes)}
@@ -152,7 +158,7 @@ async def rotate_secret(
 
 async def delete_endpoint(ctx: Context, actor: Principal, endpoint_id: str) -> None:
     async with transaction(ctx) as tx:
-        endpoint = await _get(tx.conn, endpoint_id)
+        endpoint = await _get(tx.conn, endpoint_id, for_update=True)
         await store.update_endpoint(
             tx.conn, endpoint_id, {"deleted_at": tx.now, "enabled": False, "updated_at": tx.now}
         )
@@ -161,9 +167,10 @@ async def delete_endpoint(ctx: Context, actor: Principal, endpoint_id: str) -> N
 
 
 async def send_test(ctx: Context, actor: Principal, endpoint_id: str) -> None:
-    """A `webhook.test` event, delivered to this endpoint only."""
+    """A `webhook.test` event, delivered to this endpoint only (refused while it is disabled,
+    as it would not be sent)."""
     async with transaction(ctx) as tx:
-        endpoint = await _get(tx.conn, endpoint_id)
+        endpoint = await _enabled(tx.conn, endpoint_id)
         tx.record(
             "webhook.test",
             actor.actor(),

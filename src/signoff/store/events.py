@@ -8,13 +8,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..audit.chain import GENESIS, Link, link_hash
 from ..domain.canonical import dumps
 from ..domain.ids import new_id
 from ..domain.model import Event, NewEvent
 from ._rows import utc
+from .db import Conn
 from .tables import events
 
 SEAL_BATCH = 1000
@@ -22,7 +22,7 @@ SEAL_BATCH = 1000
 _SEAL_LOCK = 0x5160FF
 
 
-async def insert_events(conn: AsyncConnection, new: Sequence[NewEvent], now: datetime) -> list[str]:
+async def insert_events(conn: Conn, new: Sequence[NewEvent], now: datetime) -> list[str]:
     """Write the events; answers their ids, in order."""
     if not new:
         return []
@@ -42,7 +42,7 @@ async def insert_events(conn: AsyncConnection, new: Sequence[NewEvent], now: dat
     return [str(r["id"]) for r in rows]
 
 
-async def seal_events(conn: AsyncConnection, *, lock: bool) -> int:
+async def seal_events(conn: Conn, *, lock: bool) -> int:
     """Link every committed unsealed event into the chain; answers how many were sealed.
 
     With `lock`, first take the PostgreSQL advisory lock so only one sealer runs at a time;
@@ -109,7 +109,7 @@ def _event(row: Any) -> Event:
     )
 
 
-async def list_request_events(conn: AsyncConnection, request_id: str) -> list[Event]:
+async def list_request_events(conn: Conn, request_id: str) -> list[Event]:
     rows = await conn.execute(
         sa.select(events).where(events.c.request_id == request_id).order_by(events.c.pk)
     )
@@ -117,7 +117,7 @@ async def list_request_events(conn: AsyncConnection, request_id: str) -> list[Ev
 
 
 async def list_events_after(
-    conn: AsyncConnection,
+    conn: Conn,
     after: int,
     limit: int,
     *,
@@ -140,7 +140,7 @@ async def list_events_after(
     return [_event(r) for r in rows]
 
 
-async def iter_chain(conn: AsyncConnection, batch: int = 5000) -> AsyncIterator[Link]:
+async def iter_chain(conn: Conn, batch: int = 5000) -> AsyncIterator[Link]:
     """Every sealed event in `seq` order, for verification, read in batches."""
     after = 0
     while True:
@@ -167,6 +167,6 @@ async def iter_chain(conn: AsyncConnection, batch: int = 5000) -> AsyncIterator[
         after = rows[-1].seq
 
 
-async def count_unsealed(conn: AsyncConnection) -> int:
+async def count_unsealed(conn: Conn) -> int:
     query = sa.select(sa.func.count()).select_from(events).where(events.c.seq.is_(None))
     return int((await conn.execute(query)).scalar_one())

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .db import Conn
 from .tables import idempotency_keys as keys
 
 
@@ -20,7 +20,7 @@ class Stored:
 
 
 async def claim(
-    conn: AsyncConnection, principal: str, key: str, fingerprint: str, now: datetime
+    conn: Conn, principal: str, key: str, fingerprint: str, now: datetime
 ) -> Stored | None:
     """Take the key for a first call (None), or answer what is stored under it."""
     try:
@@ -40,9 +40,7 @@ async def claim(
         return Stored(row.fingerprint, row.status_code, row.body)
 
 
-async def record(
-    conn: AsyncConnection, principal: str, key: str, status_code: int, body: bytes
-) -> None:
+async def record(conn: Conn, principal: str, key: str, status_code: int, body: bytes) -> None:
     await conn.execute(
         keys.update()
         .where(keys.c.principal == principal, keys.c.key == key)
@@ -50,5 +48,5 @@ async def record(
     )
 
 
-async def release(conn: AsyncConnection, principal: str, key: str) -> None:
+async def release(conn: Conn, principal: str, key: str) -> None:
     await conn.execute(keys.delete().where(keys.c.principal == principal, keys.c.key == key))

@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.model import Loop, Status
 from ._rows import utc
+from .db import Conn
 from .tables import loop_reviewers, loops, requests
 
 _LIVE = loops.c.deleted_at.is_(None)
@@ -30,7 +30,7 @@ def _loop(row: Any, reviewers: list[str]) -> Loop:
     )
 
 
-async def _reviewers_of(conn: AsyncConnection, loop_ids: list[str]) -> dict[str, list[str]]:
+async def _reviewers_of(conn: Conn, loop_ids: list[str]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {i: [] for i in loop_ids}
     if loop_ids:
         rows = await conn.execute(
@@ -43,12 +43,12 @@ async def _reviewers_of(conn: AsyncConnection, loop_ids: list[str]) -> dict[str,
     return found
 
 
-async def insert_loop(conn: AsyncConnection, values: dict[str, Any], reviewers: list[str]) -> None:
+async def insert_loop(conn: Conn, values: dict[str, Any], reviewers: list[str]) -> None:
     await conn.execute(loops.insert().values(**values))
     await set_reviewers(conn, values["id"], reviewers)
 
 
-async def set_reviewers(conn: AsyncConnection, loop_id: str, reviewers: list[str]) -> None:
+async def set_reviewers(conn: Conn, loop_id: str, reviewers: list[str]) -> None:
     await conn.execute(loop_reviewers.delete().where(loop_reviewers.c.loop_id == loop_id))
     if reviewers:
         await conn.execute(
@@ -57,18 +57,18 @@ async def set_reviewers(conn: AsyncConnection, loop_id: str, reviewers: list[str
         )
 
 
-async def update_loop(conn: AsyncConnection, loop_id: str, values: dict[str, Any]) -> None:
+async def update_loop(conn: Conn, loop_id: str, values: dict[str, Any]) -> None:
     await conn.execute(loops.update().where(loops.c.id == loop_id).values(**values))
 
 
-async def get_loop(conn: AsyncConnection, loop_id: str) -> Loop | None:
+async def get_loop(conn: Conn, loop_id: str) -> Loop | None:
     row = (await conn.execute(sa.select(loops).where(loops.c.id == loop_id, _LIVE))).first()
     if row is None:
         return None
     return _loop(row, (await _reviewers_of(conn, [loop_id]))[loop_id])
 
 
-async def name_taken(conn: AsyncConnection, name: str, other_than: str | None = None) -> bool:
+async def name_taken(conn: Conn, name: str, other_than: str | None = None) -> bool:
     query = sa.select(loops.c.id).where(loops.c.name == name, _LIVE)
     if other_than:
         query = query.where(loops.c.id != other_than)
@@ -76,7 +76,7 @@ async def name_taken(conn: AsyncConnection, name: str, other_than: str | None = 
 
 
 async def list_loops(
-    conn: AsyncConnection, after: str | None, limit: int, reviewer: str | None = None
+    conn: Conn, after: str | None, limit: int, reviewer: str | None = None
 ) -> list[Loop]:
     query = sa.select(loops).where(_LIVE).order_by(loops.c.id).limit(limit)
     if after:
@@ -89,13 +89,13 @@ async def list_loops(
     return [_loop(r, reviewers[r.id]) for r in rows]
 
 
-async def has_pending_requests(conn: AsyncConnection, loop_id: str) -> bool:
+async def has_pending_requests(conn: Conn, loop_id: str) -> bool:
     query = sa.select(requests.c.id).where(
         requests.c.loop_id == loop_id, requests.c.status == Status.pending.value
     )
     return (await conn.execute(query.limit(1))).first() is not None
 
 
-async def delete_loop(conn: AsyncConnection, loop_id: str, now: datetime) -> None:
+async def delete_loop(conn: Conn, loop_id: str, now: datetime) -> None:
     await conn.execute(loops.update().where(loops.c.id == loop_id).values(deleted_at=now))
     await set_reviewers(conn, loop_id, [])

@@ -9,9 +9,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .db import sync_url
+from .db import Conn, sync_url
 
 HERE = Path(__file__).parent / "migrations"
 
@@ -35,7 +34,7 @@ def heads() -> list[str]:
     return list(ScriptDirectory(str(HERE)).get_heads())
 
 
-async def current_revision(conn: AsyncConnection) -> str | None:
+async def current_revision(conn: Conn) -> str | None:
     def read(sync_conn: sa.Connection) -> str | None:
         return MigrationContext.configure(sync_conn).get_current_revision()
 

@@ -13,18 +13,19 @@ from collections.abc import Callable
 
 import psycopg
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .db import Conn
 
 CHANNEL = "signoff_requests"
 FEED_CHANNEL = "signoff_events"
 log = logging.getLogger(__name__)
 
 
-async def notify_request_changed(conn: AsyncConnection, request_id: str) -> None:
+async def notify_request_changed(conn: Conn, request_id: str) -> None:
     await conn.execute(sa.select(sa.func.pg_notify(CHANNEL, request_id)))
 
 
-async def notify_events_sealed(conn: AsyncConnection) -> None:
+async def notify_events_sealed(conn: Conn) -> None:
     await conn.execute(sa.select(sa.func.pg_notify(FEED_CHANNEL, "")))
 
 

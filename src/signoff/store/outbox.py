@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.model import Attempt, Message, MessageStatus
 from ._rows import utc, utc_or_none
+from .db import Conn
 from .tables import delivery_attempts, messages, requests
 
 PENDING = MessageStatus.pending.value
@@ -35,13 +35,13 @@ def _message(row: Any) -> Message:
     )
 
 
-async def insert_messages(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+async def insert_messages(conn: Conn, rows: list[dict[str, Any]]) -> None:
     if rows:
         await conn.execute(messages.insert(), rows)
 
 
 async def claim_due(
-    conn: AsyncConnection, now: datetime, lease_until: datetime, limit: int, *, skip_locked: bool
+    conn: Conn, now: datetime, lease_until: datetime, limit: int, *, skip_locked: bool
 ) -> list[Message]:
     """Take up to `limit` due messages for this dispatcher until `lease_until`.
 
@@ -73,25 +73,25 @@ async def claim_due(
     return [_message(r) for r in rows]
 
 
-async def record_attempts(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+async def record_attempts(conn: Conn, rows: list[dict[str, Any]]) -> None:
     if rows:
         await conn.execute(delivery_attempts.insert(), rows)
 
 
-async def settle(conn: AsyncConnection, message_id: str, values: dict[str, Any]) -> None:
+async def settle(conn: Conn, message_id: str, values: dict[str, Any]) -> None:
     """Write a message's state after an attempt, and release its lease."""
     await conn.execute(
         messages.update().where(messages.c.id == message_id).values(locked_until=None, **values)
     )
 
 
-async def get_message(conn: AsyncConnection, message_id: str) -> Message | None:
+async def get_message(conn: Conn, message_id: str) -> Message | None:
     row = (await conn.execute(sa.select(messages).where(messages.c.id == message_id))).first()
     return _message(row) if row else None
 
 
 async def list_messages(
-    conn: AsyncConnection,
+    conn: Conn,
     *,
     endpoint_id: str | None = None,
     request_id: str | None = None,
@@ -111,7 +111,7 @@ async def list_messages(
     return [_message(r) for r in await conn.execute(query)]
 
 
-async def list_attempts(conn: AsyncConnection, message_id: str) -> list[Attempt]:
+async def list_attempts(conn: Conn, message_id: str) -> list[Attempt]:
     rows = await conn.execute(
         sa.select(delivery_attempts)
         .where(delivery_attempts.c.message_id == message_id)
@@ -124,7 +124,7 @@ async def list_attempts(conn: AsyncConnection, message_id: str) -> list[Attempt]
 
 
 async def requeue(
-    conn: AsyncConnection,
+    conn: Conn,
     now: datetime,
     *,
     message_id: str | None = None,
@@ -144,7 +144,7 @@ async def requeue(
     return (await conn.execute(query)).rowcount
 
 
-async def fail_pending_of_endpoint(conn: AsyncConnection, endpoint_id: str, reason: str) -> int:
+async def fail_pending_of_endpoint(conn: Conn, endpoint_id: str, reason: str) -> int:
     """When an endpoint is disabled, its waiting messages fail (they can be redelivered later)."""
     result = await conn.execute(
         messages.update()
@@ -154,7 +154,7 @@ async def fail_pending_of_endpoint(conn: AsyncConnection, endpoint_id: str, reas
     return result.rowcount
 
 
-async def callback_auth(conn: AsyncConnection, request_id: str) -> dict[str, Any] | None:
+async def callback_auth(conn: Conn, request_id: str) -> dict[str, Any] | None:
     """A request callback's credentials: read only by the sender, right before it sends."""
     query = sa.select(requests.c.callback_auth).where(requests.c.id == request_id)
     value = (await conn.execute(query)).scalar_one_or_none()

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.model import (
     Callback,
@@ -22,6 +21,7 @@ from ..domain.model import (
 )
 from ..domain.responses import spec_from_json
 from ._rows import utc, utc_or_none
+from .db import Conn
 from .tables import requests, votes
 
 # Every column but the callback's credentials: nothing that answers a caller reads those.
@@ -84,13 +84,11 @@ def _vote(row: Any) -> Vote:
     )
 
 
-async def insert_requests(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+async def insert_requests(conn: Conn, rows: list[dict[str, Any]]) -> None:
     await conn.execute(requests.insert(), rows)
 
 
-async def get_request(
-    conn: AsyncConnection, request_id: str, *, for_update: bool = False
-) -> Request | None:
+async def get_request(conn: Conn, request_id: str, *, for_update: bool = False) -> Request | None:
     query = sa.select(*_PUBLIC).where(requests.c.id == request_id)
     if for_update:
         query = query.with_for_update()  # a no-op on SQLite, whose writer already holds the lock
@@ -98,14 +96,14 @@ async def get_request(
     return _request(row) if row else None
 
 
-async def get_requests(conn: AsyncConnection, ids: list[str]) -> list[Request]:
+async def get_requests(conn: Conn, ids: list[str]) -> list[Request]:
     """These requests, in the order of `ids`."""
     rows = await conn.execute(sa.select(*_PUBLIC).where(requests.c.id.in_(ids)))
     found = {r.id: _request(r) for r in rows}
     return [found[i] for i in ids]
 
 
-async def existing_request_ids(conn: AsyncConnection, ids: set[str]) -> set[str]:
+async def existing_request_ids(conn: Conn, ids: set[str]) -> set[str]:
     rows = await conn.execute(sa.select(requests.c.id).where(requests.c.id.in_(ids)))
     return {r.id for r in rows}
 
@@ -120,7 +118,7 @@ class RequestFilter:
 
 
 async def list_requests(
-    conn: AsyncConnection, where: RequestFilter, before: str | None, limit: int
+    conn: Conn, where: RequestFilter, before: str | None, limit: int
 ) -> list[Request]:
     """Newest first, `limit` at most, ids below `before`: one index range scan, however deep."""
     query = sa.select(*_PUBLIC).order_by(requests.c.id.desc()).limit(limit)
@@ -139,7 +137,7 @@ async def list_requests(
     return [_request(r) for r in await conn.execute(query)]
 
 
-async def update_pending(conn: AsyncConnection, request_id: str, values: dict[str, Any]) -> bool:
+async def update_pending(conn: Conn, request_id: str, values: dict[str, Any]) -> bool:
     """Change a request only if it is still pending; False means someone else moved it first."""
     result = await conn.execute(
         requests.update()
@@ -149,7 +147,7 @@ async def update_pending(conn: AsyncConnection, request_id: str, values: dict[st
     return result.rowcount == 1
 
 
-async def live_votes(conn: AsyncConnection, request_id: str) -> list[Vote]:
+async def live_votes(conn: Conn, request_id: str) -> list[Vote]:
     rows = await conn.execute(
         sa.select(votes)
         .where(votes.c.request_id == request_id, votes.c.voided_at.is_(None))
@@ -158,18 +156,18 @@ async def live_votes(conn: AsyncConnection, request_id: str) -> list[Vote]:
     return [_vote(r) for r in rows]
 
 
-async def all_votes(conn: AsyncConnection, request_id: str) -> list[Vote]:
+async def all_votes(conn: Conn, request_id: str) -> list[Vote]:
     rows = await conn.execute(
         sa.select(votes).where(votes.c.request_id == request_id).order_by(votes.c.id)
     )
     return [_vote(r) for r in rows]
 
 
-async def insert_vote(conn: AsyncConnection, values: dict[str, Any]) -> None:
+async def insert_vote(conn: Conn, values: dict[str, Any]) -> None:
     await conn.execute(votes.insert().values(**values))
 
 
-async def void_votes(conn: AsyncConnection, request_id: str, now: datetime) -> int:
+async def void_votes(conn: Conn, request_id: str, now: datetime) -> int:
     result = await conn.execute(
         votes.update()
         .where(votes.c.request_id == request_id, votes.c.voided_at.is_(None))

@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.model import ApiKey, Role, User, UserRole
 from ._rows import utc, utc_or_none
+from .db import Conn
 from .tables import api_keys, users
 
 
@@ -39,58 +39,58 @@ def _key(row: Any) -> ApiKey:
     )
 
 
-async def insert_user(conn: AsyncConnection, values: dict[str, Any]) -> None:
+async def insert_user(conn: Conn, values: dict[str, Any]) -> None:
     await conn.execute(users.insert().values(**values))
 
 
-async def update_user(conn: AsyncConnection, user_id: str, values: dict[str, Any]) -> None:
+async def update_user(conn: Conn, user_id: str, values: dict[str, Any]) -> None:
     await conn.execute(users.update().where(users.c.id == user_id).values(**values))
 
 
-async def get_user(conn: AsyncConnection, user_id: str) -> User | None:
+async def get_user(conn: Conn, user_id: str) -> User | None:
     row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
     return _user(row) if row else None
 
 
-async def get_user_by_email(conn: AsyncConnection, email: str) -> User | None:
+async def get_user_by_email(conn: Conn, email: str) -> User | None:
     row = (await conn.execute(sa.select(users).where(users.c.email == email))).first()
     return _user(row) if row else None
 
 
-async def existing_user_ids(conn: AsyncConnection, ids: list[str]) -> set[str]:
+async def existing_user_ids(conn: Conn, ids: list[str]) -> set[str]:
     rows = await conn.execute(sa.select(users.c.id).where(users.c.id.in_(ids)))
     return {r.id for r in rows}
 
 
-async def list_users(conn: AsyncConnection, after: str | None, limit: int) -> list[User]:
+async def list_users(conn: Conn, after: str | None, limit: int) -> list[User]:
     query = sa.select(users).order_by(users.c.id).limit(limit)
     if after:
         query = query.where(users.c.id > after)
     return [_user(r) for r in await conn.execute(query)]
 
 
-async def insert_key(conn: AsyncConnection, values: dict[str, Any]) -> None:
+async def insert_key(conn: Conn, values: dict[str, Any]) -> None:
     await conn.execute(api_keys.insert().values(**values))
 
 
-async def get_key(conn: AsyncConnection, key_id: str) -> ApiKey | None:
+async def get_key(conn: Conn, key_id: str) -> ApiKey | None:
     row = (await conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id))).first()
     return _key(row) if row else None
 
 
-async def list_keys(conn: AsyncConnection, after: str | None, limit: int) -> list[ApiKey]:
+async def list_keys(conn: Conn, after: str | None, limit: int) -> list[ApiKey]:
     query = sa.select(api_keys).order_by(api_keys.c.id).limit(limit)
     if after:
         query = query.where(api_keys.c.id > after)
     return [_key(r) for r in await conn.execute(query)]
 
 
-async def count_keys(conn: AsyncConnection) -> int:
+async def count_keys(conn: Conn) -> int:
     query = sa.select(sa.func.count()).select_from(api_keys)
     return int((await conn.execute(query)).scalar_one())
 
 
-async def revoke_key(conn: AsyncConnection, key_id: str, now: datetime) -> bool:
+async def revoke_key(conn: Conn, key_id: str, now: datetime) -> bool:
     result = await conn.execute(
         api_keys.update()
         .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
@@ -107,7 +107,7 @@ class KeyForAuth:
     user_active: bool
 
 
-async def find_key_for_auth(conn: AsyncConnection, prefix: str) -> KeyForAuth | None:
+async def find_key_for_auth(conn: Conn, prefix: str) -> KeyForAuth | None:
     """The key with this prefix, its stored secret hash and its user's standing."""
     query = (
         sa.select(api_keys, users.c.email.label("user_email"), users.c.active.label("user_active"))
@@ -121,6 +121,6 @@ async def find_key_for_auth(conn: AsyncConnection, prefix: str) -> KeyForAuth | 
     return KeyForAuth(_key(row), row.secret_hash, row.user_email, bool(active))
 
 
-async def lock_bootstrap(conn: AsyncConnection) -> None:
+async def lock_bootstrap(conn: Conn) -> None:
     """PostgreSQL: serialize first-start set-up between replicas until this transaction ends."""
     await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(0x5160FE)))

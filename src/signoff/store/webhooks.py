@@ -7,10 +7,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.model import Endpoint
 from ._rows import utc, utc_or_none
+from .db import Conn
 from .tables import server_secrets, webhook_endpoints
 
 _LIVE = webhook_endpoints.c.deleted_at.is_(None)
@@ -35,35 +35,60 @@ def _endpoint(row: Any) -> Endpoint:
     )
 
 
-async def insert_endpoint(conn: AsyncConnection, values: dict[str, Any]) -> None:
+async def insert_endpoint(conn: Conn, values: dict[str, Any]) -> None:
     await conn.execute(webhook_endpoints.insert().values(**values))
 
 
-async def update_endpoint(conn: AsyncConnection, endpoint_id: str, values: dict[str, Any]) -> None:
+async def update_endpoint(conn: Conn, endpoint_id: str, values: dict[str, Any]) -> None:
     await conn.execute(
         webhook_endpoints.update().where(webhook_endpoints.c.id == endpoint_id).values(**values)
     )
 
 
-async def get_endpoint(conn: AsyncConnection, endpoint_id: str) -> Endpoint | None:
+async def get_endpoint(
+    conn: Conn, endpoint_id: str, *, for_update: bool = False
+) -> Endpoint | None:
     query = sa.select(*_PUBLIC).where(webhook_endpoints.c.id == endpoint_id, _LIVE)
+    if for_update:
+        query = query.with_for_update()
     row = (await conn.execute(query)).first()
     return _endpoint(row) if row else None
 
 
-async def list_endpoints(conn: AsyncConnection, after: str | None, limit: int) -> list[Endpoint]:
+async def lock_endpoints(conn: Conn, endpoint_ids: set[str]) -> None:
+    """Lock endpoint rows, in id order, before touching their messages.
+
+    Whoever changes messages of an endpoint in bulk (the settler, disabling, deleting,
+    recovering) holds the endpoint's row first, so two such transactions on PostgreSQL queue
+    up instead of each holding a row the other waits for (a deadlock).
+    """
+    if endpoint_ids:
+        await conn.execute(
+            sa.select(webhook_endpoints.c.id)
+            .where(webhook_endpoints.c.id.in_(sorted(endpoint_ids)))
+            .order_by(webhook_endpoints.c.id)
+            .with_for_update()
+        )
+
+
+async def list_endpoints(conn: Conn, after: str | None, limit: int) -> list[Endpoint]:
     query = sa.select(*_PUBLIC).where(_LIVE).order_by(webhook_endpoints.c.id).limit(limit)
     if after:
         query = query.where(webhook_endpoints.c.id > after)
     return [_endpoint(r) for r in await conn.execute(query)]
 
 
-async def enabled_endpoints(conn: AsyncConnection) -> list[Endpoint]:
+async def enabled_endpoints(conn: Conn) -> list[Endpoint]:
     query = sa.select(*_PUBLIC).where(_LIVE, webhook_endpoints.c.enabled.is_(True))
     return [_endpoint(r) for r in await conn.execute(query)]
 
 
-async def signing_secrets(conn: AsyncConnection, endpoint_id: str, now: datetime) -> list[str]:
+async def current_url(conn: Conn, endpoint_id: str) -> str | None:
+    query = sa.select(webhook_endpoints.c.url).where(webhook_endpoints.c.id == endpoint_id)
+    return (await conn.execute(query)).scalar_one_or_none()
+
+
+async def signing_secrets(conn: Conn, endpoint_id: str, now: datetime) -> list[str]:
     """The secrets to sign with now: the current one, and the previous during its grace."""
     row = (
         await conn.execute(
@@ -82,7 +107,7 @@ async def signing_secrets(conn: AsyncConnection, endpoint_id: str, now: datetime
     return found
 
 
-async def server_secret(conn: AsyncConnection, name: str, make: str, now: datetime) -> str:
+async def server_secret(conn: Conn, name: str, make: str, now: datetime) -> str:
     """The server secret called `name`, created with value `make` the first time it is asked."""
     query = sa.select(server_secrets.c.value).where(server_secrets.c.name == name)
     value = (await conn.execute(query)).scalar_one_or_none()
