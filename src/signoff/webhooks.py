@@ -56,7 +56,13 @@ def verify(
             f"(tolerance {tolerance} s): a replay, or a clock that is off"
         )
     raw = body.encode() if isinstance(body, str) else body
-    if not matches(secret, msg_id, timestamp, raw, signature):
+    try:
+        matched = matches(secret, msg_id, timestamp, raw, signature)
+    except ValueError:  # binascii.Error: the key part is not base64
+        raise WebhookVerificationError(
+            "the secret is not a whsec_ secret (whsec_ and base64): check what you configured"
+        ) from None
+    if not matched:
         raise WebhookVerificationError("no signature matches the secret")
     try:
         parsed: dict[str, Any] = json.loads(raw)

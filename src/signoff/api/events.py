@@ -13,10 +13,11 @@ from ..domain.model import Principal, Role
 from ..service import events as service
 from ..service.context import Context
 from .deps import Ctx, Limit, Writer, page_of
+from .idempotency import IdempotentRoute
 from .out import event_out
 from .schemas import EventOut, Page
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], route_class=IdempotentRoute)
 KEEP_ALIVE_SECONDS = 15.0
 STREAM_BATCH = 500
 

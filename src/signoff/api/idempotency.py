@@ -1,7 +1,8 @@
 """Every POST honours `Idempotency-Key`: a route class wraps the handler of each POST route.
 
 The same wrapper authenticates the caller of every route first, so that nothing of an
-unauthenticated call is read: a missing key is a 401 even when the body is not JSON.
+unauthenticated call is read: a missing key is a 401 even when the body is not JSON. Then it
+refuses NUL characters in the path and the query, which PostgreSQL text cannot hold.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from ..errors import ValidationFailed
 from ..service import idempotency
 from .deps import context, principal
 
@@ -26,6 +28,7 @@ class IdempotentRoute(APIRoute):
 
         async def route(request: Request) -> Response:
             caller = await principal(request)  # before the body is parsed; keys are per caller
+            _refuse_nul(request)
             key = request.headers.get("idempotency-key")
             if key is None or not idempotent:
                 return await handler(request)
@@ -64,3 +67,13 @@ class IdempotentRoute(APIRoute):
 
 def _media_type(status: int) -> str:
     return "application/json" if status < 400 else "application/problem+json"
+
+
+def _refuse_nul(request: Request) -> None:
+    for where, params in (
+        ("path", list(request.path_params.items())),
+        ("query", request.query_params.multi_items()),
+    ):
+        for name, value in params:
+            if "\x00" in str(value):
+                raise ValidationFailed.field(f"{where}.{name}", "contains a NUL character")

@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
+    Strict,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -33,8 +34,10 @@ from ..domain.model import (
 
 T = TypeVar("T")
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Timeout = Annotated[int, Field(ge=1, le=365 * 24 * 3600)]
-Approvals = Annotated[int, Field(ge=1, le=100)]
+# Strict: JSON true, not "yes"; 2, not "2" or 2.0. A typed API says so when a type is wrong.
+Flag = Annotated[bool, Strict()]
+Timeout = Annotated[int, Strict(), Field(ge=1, le=365 * 24 * 3600)]
+Approvals = Annotated[int, Strict(), Field(ge=1, le=100)]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -107,9 +110,9 @@ class LoopIn(Input):
     description: str = Field(default="", max_length=10_000)
     reviewers: list[str] = Field(default_factory=list, max_length=1000)
     required_approvals: Approvals = 1
-    allow_self_approval: bool = False
+    allow_self_approval: Flag = False
     default_timeout_seconds: Timeout | None = None
-    allow_timeout_approval: bool = False
+    allow_timeout_approval: Flag = False
 
 
 class LoopPatch(Input):
@@ -127,9 +130,9 @@ class LoopPatch(Input):
     description: str | None = Field(default=None, max_length=10_000)
     reviewers: list[str] | None = Field(default=None, max_length=1000)
     required_approvals: Approvals | None = None
-    allow_self_approval: bool | None = None
+    allow_self_approval: Flag | None = None
     default_timeout_seconds: Timeout | None = None
-    allow_timeout_approval: bool | None = None
+    allow_timeout_approval: Flag | None = None
 
 
 class LoopOut(BaseModel):
@@ -153,7 +156,7 @@ class ResponseSpecIn(Input):
     options: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] | None = Field(
         default=None, max_length=100
     )
-    multiple: bool = False
+    multiple: Flag = False
     json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -348,7 +351,7 @@ class UserPatch(Input):
     not_null: ClassVar[frozenset[str]] = frozenset({"name", "role", "active"})
     name: Name | None = None
     role: UserRole | None = None
-    active: bool | None = None
+    active: Flag | None = None
     password: str | None = Field(default=None, min_length=8, max_length=1024)
 
 
@@ -395,7 +398,7 @@ class WebhookIn(Input):
     )
     loop_id: str | None = None
     description: str = Field(default="", max_length=10_000)
-    enabled: bool = True
+    enabled: Flag = True
 
 
 class WebhookPatch(Input):
@@ -404,7 +407,7 @@ class WebhookPatch(Input):
     events: list[EventPattern] | None = None
     loop_id: str | None = None
     description: str | None = Field(default=None, max_length=10_000)
-    enabled: bool | None = None
+    enabled: Flag | None = None
 
 
 class WebhookOut(BaseModel):
@@ -426,7 +429,7 @@ class WebhookWithSecretOut(WebhookOut):
 
 
 class RotateIn(Input):
-    grace_seconds: int = Field(
+    grace_seconds: Annotated[int, Strict()] = Field(
         default=24 * 3600,
         ge=0,
         le=7 * 24 * 3600,

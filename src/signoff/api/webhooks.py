@@ -11,6 +11,7 @@ from ..domain.model import Endpoint, Message, MessageStatus, Principal, Role
 from ..errors import Forbidden
 from ..service import deliveries as delivery_service
 from ..service import webhooks as service
+from ..service.context import Context
 from ..service.webhooks import EndpointDraft
 from .deps import Ctx, Limit, Writer, decode_cursor, id_cursor, page_of
 from .idempotency import IdempotentRoute
@@ -76,6 +77,21 @@ def _events_for(caller: Principal, events: list[str] | None) -> tuple[str, ...] 
     return tuple(events)
 
 
+async def _may_manage(ctx: Context, caller: Principal, webhook_id: str) -> None:
+    """A requester manages only endpoints it could have made itself: one that hears more than
+    request events is an admin's, or a requester could point it, its secret or its delivery
+    log (with every event's payload) at itself."""
+    if caller.role is Role.admin:
+        return
+    endpoint = await service.get_endpoint(ctx, webhook_id)
+    try:
+        _events_for(caller, list(endpoint.events) if endpoint.events is not None else ["*"])
+    except Forbidden:
+        raise Forbidden(
+            f"endpoint {webhook_id} hears more than request events; only an admin manages it"
+        ) from None
+
+
 @router.post("", status_code=201)
 async def create_webhook(body: WebhookIn, ctx: Ctx, caller: Writer) -> WebhookWithSecretOut:
     draft = EndpointDraft(
@@ -112,6 +128,7 @@ async def get_webhook(webhook_id: str, ctx: Ctx, caller: Writer) -> WebhookOut:
 async def update_webhook(
     webhook_id: str, body: WebhookPatch, ctx: Ctx, caller: Writer
 ) -> WebhookOut:
+    await _may_manage(ctx, caller, webhook_id)
     changes = body.changes()
     if "url" in changes:
         changes["url"] = str(changes["url"])
@@ -122,12 +139,14 @@ async def update_webhook(
 
 @router.delete("/{webhook_id}", status_code=204)
 async def delete_webhook(webhook_id: str, ctx: Ctx, caller: Writer) -> Response:
+    await _may_manage(ctx, caller, webhook_id)
     await service.delete_endpoint(ctx, caller, webhook_id)
     return Response(status_code=204)
 
 
 @router.post("/{webhook_id}/test", status_code=202)
 async def test_webhook(webhook_id: str, ctx: Ctx, caller: Writer) -> Response:
+    await _may_manage(ctx, caller, webhook_id)
     await service.send_test(ctx, caller, webhook_id)
     return Response(status_code=202)
 
@@ -136,6 +155,7 @@ async def test_webhook(webhook_id: str, ctx: Ctx, caller: Writer) -> Response:
 async def rotate_secret(
     webhook_id: str, ctx: Ctx, caller: Writer, body: RotateIn | None = None
 ) -> WebhookWithSecretOut:
+    await _may_manage(ctx, caller, webhook_id)
     grace = timedelta(seconds=(body or RotateIn()).grace_seconds)
     endpoint, secret = await service.rotate_secret(ctx, caller, webhook_id, grace)
     return WebhookWithSecretOut(**webhook_out(endpoint).model_dump(), secret=secret)
@@ -150,6 +170,7 @@ async def list_deliveries(
     cursor: str | None = None,
     status: MessageStatus | None = None,
 ) -> Page[MessageOut]:
+    await _may_manage(ctx, caller, webhook_id)
     found = await service.deliveries(
         ctx, webhook_id, status, decode_cursor(cursor, "msg"), limit + 1
     )
@@ -160,6 +181,7 @@ async def list_deliveries(
 async def get_delivery(
     webhook_id: str, message_id: str, ctx: Ctx, caller: Writer
 ) -> MessageDetailOut:
+    await _may_manage(ctx, caller, webhook_id)
     message, attempts = await service.delivery(ctx, webhook_id, message_id)
     return MessageDetailOut(
         **message_out(message).model_dump(),
@@ -170,10 +192,12 @@ async def get_delivery(
 
 @router.post("/{webhook_id}/deliveries/{message_id}/retry", status_code=202)
 async def retry_delivery(webhook_id: str, message_id: str, ctx: Ctx, caller: Writer) -> MessageOut:
+    await _may_manage(ctx, caller, webhook_id)
     return message_out(await service.redeliver(ctx, caller, webhook_id, message_id))
 
 
 @router.post("/{webhook_id}/recover", status_code=202)
 async def recover(webhook_id: str, body: RecoverIn, ctx: Ctx, caller: Writer) -> RecoverOut:
     """Redeliver every message that failed since `since`: after a receiver's outage."""
+    await _may_manage(ctx, caller, webhook_id)
     return RecoverOut(requeued=await service.recover(ctx, caller, webhook_id, body.since))
