@@ -240,6 +240,9 @@ class NewEvent:
     request_id: str | None = None
     loop_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The request's callback, when the use case has the request at hand (saves a query).
+    callback: Callback | None = None
+    callback_known: bool = False
 
 
 class MessageStatus(StrEnum):

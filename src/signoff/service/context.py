@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..domain.model import NewEvent
+from ..domain.model import NewEvent, Request
 from ..store import events as event_store
 from ..store.db import Conn, Database
 from ..store.notify import notify_events_sealed, notify_request_changed
@@ -68,8 +68,23 @@ class Tx:
         *,
         request_id: str | None = None,
         loop_id: str | None = None,
+        request: Request | None = None,
     ) -> None:
-        self.events.append(NewEvent(type_, actor, data, request_id, loop_id))
+        """Write an event with this transaction; pass `request` for an event about one."""
+        if request is None:
+            self.events.append(NewEvent(type_, actor, data, request_id, loop_id))
+        else:
+            self.events.append(
+                NewEvent(
+                    type_,
+                    actor,
+                    data,
+                    request.id,
+                    request.loop_id,
+                    callback=request.callback,
+                    callback_known=True,
+                )
+            )
 
 
 @asynccontextmanager
@@ -78,12 +93,11 @@ async def transaction(ctx: Context) -> AsyncIterator[Tx]:
     async with ctx.db.write() as conn:
         tx = Tx(conn, ctx.clock())
         yield tx
-        ids = await event_store.insert_events(conn, tx.events, tx.now)
+        # Writers are serialized on SQLite already: linking the chain as the events are written
+        # costs no extra waiting. On PostgreSQL the Sealer links them after commit.
+        ids = await event_store.insert_events(conn, tx.events, tx.now, sealed=ctx.db.is_sqlite)
         queued = await fan_out(conn, tx.now, list(zip(ids, tx.events, strict=True)))
-        if ctx.db.is_sqlite and tx.events:
-            # Writers are serialized already: linking the chain here costs no extra waiting.
-            await event_store.seal_events(conn, lock=False)
-        else:
+        if not ctx.db.is_sqlite:
             for request_id in tx.changed_requests:
                 await notify_request_changed(conn, request_id)
     for request_id in tx.changed_requests:

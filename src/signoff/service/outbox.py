@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from ..domain.canonical import dumps
 from ..domain.ids import new_id
-from ..domain.model import MessageStatus, NewEvent
+from ..domain.model import Callback, MessageStatus, NewEvent
 from ..store import outbox as store
 from ..store import webhooks as webhook_store
 from ..store.db import Conn
@@ -38,15 +38,18 @@ def webhook_body(event_type: str, occurred_at: datetime, data: dict[str, Any]) -
     return dumps({"type": event_type, "timestamp": rfc3339(occurred_at), "data": data})
 
 
-async def _callbacks(conn: Conn, request_ids: set[str]) -> dict[str, dict[str, Any]]:
-    if not request_ids:
-        return {}
-    rows = await conn.execute(
-        sa.select(requests.c.id, requests.c.callback).where(
-            requests.c.id.in_(request_ids), requests.c.callback.is_not(None)
+async def _callbacks(conn: Conn, written: list[tuple[str, NewEvent]]) -> dict[str, Callback]:
+    """The callbacks of the requests these events are about (a query only for the unknown)."""
+    found = {e.request_id: e.callback for _, e in written if e.request_id and e.callback_known}
+    unknown = {e.request_id for _, e in written if e.request_id} - found.keys()
+    if unknown:
+        rows = await conn.execute(
+            sa.select(requests.c.id, requests.c.callback).where(requests.c.id.in_(unknown))
         )
-    )
-    return {r.id: r.callback for r in rows if r.callback}
+        for r in rows:
+            cb = r.callback
+            found[r.id] = Callback(cb["url"], tuple(cb.get("events") or ()) or None) if cb else None
+    return {k: v for k, v in found.items() if k and v is not None}
 
 
 async def fan_out(conn: Conn, now: datetime, written: list[tuple[str, NewEvent]]) -> int:
@@ -54,8 +57,7 @@ async def fan_out(conn: Conn, now: datetime, written: list[tuple[str, NewEvent]]
     if not written:
         return 0
     endpoints = await webhook_store.enabled_endpoints(conn)
-    request_ids = {e.request_id for _, e in written if e.request_id}
-    callbacks = await _callbacks(conn, request_ids)
+    callbacks = await _callbacks(conn, written)
     rows: list[dict[str, Any]] = []
 
     def add(event_id: str, event: NewEvent, url: str, endpoint_id: str | None) -> None:
@@ -82,9 +84,9 @@ async def fan_out(conn: Conn, now: datetime, written: list[tuple[str, NewEvent]]
                 add(event_id, event, endpoint.url, endpoint.id)
         callback = callbacks.get(event.request_id or "")
         if callback and event.type.startswith("request."):
-            wanted = callback.get("events")
+            wanted = callback.events
             # The same patterns as an endpoint's `events` (`request.*`), not only exact names.
             if not wanted or any(fnmatchcase(event.type, pattern) for pattern in wanted):
-                add(event_id, event, callback["url"], None)
+                add(event_id, event, callback.url, None)
     await store.insert_messages(conn, rows)
     return len(rows)

@@ -135,7 +135,7 @@ async def _check_callbacks(ctx: Context, drafts: list[RequestDraft], *, batch: b
 
 
 async def _live_loop(conn: Conn, loop_id: str) -> Loop:
-    loop = await loop_store.get_loop(conn, loop_id)
+    loop = await loop_store.get_loop(conn, loop_id, reviewers=False)
     if loop is None:
         raise NotFound(f"no loop with id {loop_id!r}")
     return loop
@@ -159,15 +159,13 @@ async def create_requests(
                 raise ValidationFailed.field(
                     f"{w}.previous_request_id", f"no request with id {d.previous_request_id!r}"
                 )
-        await store.insert_requests(tx.conn, rows)
-        created = await store.get_requests(tx.conn, [r["id"] for r in rows])
+        created = await store.insert_requests(tx.conn, rows)
         for request in created:
             tx.record(
                 "request.created",
                 actor.actor(),
                 request_snapshot(request),
-                request_id=request.id,
-                loop_id=loop_id,
+                request=request,
             )
     return created
 
@@ -260,8 +258,7 @@ async def update_request(
             "request.updated",
             actor.actor(),
             {**request_snapshot(request), "changed": sorted(changes)},
-            request_id=request_id,
-            loop_id=request.loop_id,
+            request=request,
         )
         if new_hash != before.content_hash:
             voided = await store.void_votes(tx.conn, request_id, tx.now)
@@ -278,8 +275,7 @@ async def update_request(
                         "old_content_hash": before.content_hash,
                         "content_hash": new_hash,
                     },
-                    request_id=request_id,
-                    loop_id=request.loop_id,
+                    request=request,
                 )
         tx.changed_requests.add(request_id)
     return request
@@ -302,8 +298,7 @@ async def cancel_request(
                 "reason": reason,
                 "metadata": request.metadata,
             },
-            request_id=request_id,
-            loop_id=request.loop_id,
+            request=request,
         )
     return request
 

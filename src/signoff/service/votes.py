@@ -61,8 +61,7 @@ async def vote(
                 "approvals": verdict.approvals,
                 "required_approvals": request.required_approvals,
             },
-            request_id=request_id,
-            loop_id=request.loop_id,
+            request=request,
         )
         if verdict.outcome is not None:
             out = verdict.outcome
@@ -85,7 +84,6 @@ async def vote(
                 "request.completed",
                 voter.actor(),
                 decision_snapshot(request),
-                request_id=request_id,
-                loop_id=request.loop_id,
+                request=request,
             )
     return request, verdict, cast

@@ -22,8 +22,48 @@ SEAL_BATCH = 1000
 _SEAL_LOCK = 0x5160FF
 
 
-async def insert_events(conn: Conn, new: Sequence[NewEvent], now: datetime) -> list[str]:
-    """Write the events; answers their ids, in order."""
+async def chain_head(conn: Conn) -> tuple[int, str]:
+    """The sequence number and hash of the newest sealed event (0 and GENESIS before any)."""
+    head = (
+        await conn.execute(
+            sa.select(events.c.seq, events.c.hash)
+            .where(events.c.seq.is_not(None))
+            .order_by(events.c.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    return (head.seq, head.hash) if head else (0, GENESIS)
+
+
+def _link(rows: list[dict[str, Any]], head: tuple[int, str]) -> list[dict[str, Any]]:
+    """Seal `rows` (event rows as inserted) onto the chain after `head`, in order."""
+    seq, prev = head
+    for row in rows:
+        seq += 1
+        link = Link(
+            seq,
+            row["id"],
+            row["type"],
+            utc(row["occurred_at"]),
+            row["actor"],
+            row["request_id"],
+            row["loop_id"],
+            row["data"],
+        )
+        digest = link_hash(prev, link)
+        row.update(seq=seq, prev_hash=prev, hash=digest)
+        prev = digest
+    return rows
+
+
+async def insert_events(
+    conn: Conn, new: Sequence[NewEvent], now: datetime, *, sealed: bool = False
+) -> list[str]:
+    """Write the events; answers their ids, in order.
+
+    With `sealed`, link them into the chain as they are written: right for a writer that holds
+    the only write lock (SQLite), where no other transaction can be adding events meanwhile.
+    """
     if not new:
         return []
     rows = [
@@ -38,6 +78,8 @@ async def insert_events(conn: Conn, new: Sequence[NewEvent], now: datetime) -> l
         }
         for e in new
     ]
+    if sealed:
+        _link(rows, await chain_head(conn))
     await conn.execute(events.insert(), rows)
     return [str(r["id"]) for r in rows]
 
@@ -50,47 +92,28 @@ async def seal_events(conn: Conn, *, lock: bool) -> int:
     """
     if lock:
         await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SEAL_LOCK)))
-    head = (
-        await conn.execute(
-            sa.select(events.c.seq, events.c.hash)
-            .where(events.c.seq.is_not(None))
-            .order_by(events.c.seq.desc())
-            .limit(1)
-        )
-    ).first()
-    seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
     rows = (
         await conn.execute(
             sa.select(events).where(events.c.seq.is_(None)).order_by(events.c.pk).limit(SEAL_BATCH)
         )
     ).all()
-    updates = []
-    for row in rows:
-        seq += 1
-        link = Link(
-            seq,
-            row.id,
-            row.type,
-            utc(row.occurred_at),
-            row.actor,
-            row.request_id,
-            row.loop_id,
-            row.data,
-        )
-        digest = link_hash(prev, link)
-        updates.append({"b_pk": row.pk, "seq": seq, "prev_hash": prev, "hash": digest})
-        prev = digest
-    if updates:
-        await conn.execute(
-            events.update()
-            .where(events.c.pk == sa.bindparam("b_pk"))
-            .values(
-                seq=sa.bindparam("seq"),
-                prev_hash=sa.bindparam("prev_hash"),
-                hash=sa.bindparam("hash"),
-            ),
-            updates,
-        )
+    if not rows:
+        return 0
+    linked = _link([dict(r._mapping) for r in rows], await chain_head(conn))
+    updates = [
+        {"b_pk": r["pk"], "seq": r["seq"], "prev_hash": r["prev_hash"], "hash": r["hash"]}
+        for r in linked
+    ]
+    await conn.execute(
+        events.update()
+        .where(events.c.pk == sa.bindparam("b_pk"))
+        .values(
+            seq=sa.bindparam("seq"),
+            prev_hash=sa.bindparam("prev_hash"),
+            hash=sa.bindparam("hash"),
+        ),
+        updates,
+    )
     return len(updates)
 
 

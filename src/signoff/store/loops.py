@@ -61,11 +61,12 @@ async def update_loop(conn: Conn, loop_id: str, values: dict[str, Any]) -> None:
     await conn.execute(loops.update().where(loops.c.id == loop_id).values(**values))
 
 
-async def get_loop(conn: Conn, loop_id: str) -> Loop | None:
+async def get_loop(conn: Conn, loop_id: str, *, reviewers: bool = True) -> Loop | None:
+    """The live loop; without `reviewers` its `reviewers` is left empty (one query less)."""
     row = (await conn.execute(sa.select(loops).where(loops.c.id == loop_id, _LIVE))).first()
     if row is None:
         return None
-    return _loop(row, (await _reviewers_of(conn, [loop_id]))[loop_id])
+    return _loop(row, (await _reviewers_of(conn, [loop_id]))[loop_id] if reviewers else [])
 
 
 async def name_taken(conn: Conn, name: str, other_than: str | None = None) -> bool:

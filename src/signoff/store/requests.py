@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -84,8 +85,11 @@ def _vote(row: Any) -> Vote:
     )
 
 
-async def insert_requests(conn: Conn, rows: list[dict[str, Any]]) -> None:
+async def insert_requests(conn: Conn, rows: list[dict[str, Any]]) -> list[Request]:
+    """Write new requests; answers them as written (no second read)."""
     await conn.execute(requests.insert(), rows)
+    unset = {c.name: None for c in requests.c}
+    return [_request(SimpleNamespace(**{**unset, **row})) for row in rows]
 
 
 async def get_request(conn: Conn, request_id: str, *, for_update: bool = False) -> Request | None:

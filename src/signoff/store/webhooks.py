@@ -50,7 +50,9 @@ async def get_endpoint(
 ) -> Endpoint | None:
     query = sa.select(*_PUBLIC).where(webhook_endpoints.c.id == endpoint_id, _LIVE)
     if for_update:
-        query = query.with_for_update()
+        # NO KEY UPDATE, as an UPDATE takes: it does not wait for (nor block) the inserts of
+        # messages that refer to the endpoint.
+        query = query.with_for_update(key_share=True)
     row = (await conn.execute(query)).first()
     return _endpoint(row) if row else None
 
@@ -67,7 +69,7 @@ async def lock_endpoints(conn: Conn, endpoint_ids: set[str]) -> None:
             sa.select(webhook_endpoints.c.id)
             .where(webhook_endpoints.c.id.in_(sorted(endpoint_ids)))
             .order_by(webhook_endpoints.c.id)
-            .with_for_update()
+            .with_for_update(key_share=True)
         )
 
 
