@@ -85,6 +85,24 @@ async def settle(conn: Conn, message_id: str, values: dict[str, Any]) -> None:
     )
 
 
+async def settle_many(conn: Conn, settled: list[tuple[str, dict[str, Any]]]) -> None:
+    """Write messages' states after their attempts and release their leases: `settled` holds
+    (message id, values). Rows that set the same columns go as one executemany (pipelined
+    on PostgreSQL), not one round trip each.
+    """
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for message_id, values in settled:
+        row = {f"new_{name}": value for name, value in values.items()}
+        shapes.setdefault(tuple(sorted(values)), []).append({"message_id": message_id, **row})
+    for names, rows in shapes.items():
+        statement = (
+            messages.update()
+            .where(messages.c.id == sa.bindparam("message_id"))
+            .values(locked_until=None, **{name: sa.bindparam(f"new_{name}") for name in names})
+        )
+        await conn.execute(statement, rows)
+
+
 async def get_message(conn: Conn, message_id: str) -> Message | None:
     row = (await conn.execute(sa.select(messages).where(messages.c.id == message_id))).first()
     return _message(row) if row else None
