@@ -8,6 +8,7 @@ refuses NUL characters in the path and the query, which PostgreSQL text cannot h
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -58,11 +59,31 @@ class IdempotentRoute(APIRoute):
                 await idempotency.abandon(ctx, owner, key)
             else:
                 await idempotency.finish(
-                    ctx, owner, key, response.status_code, bytes(response.body)
+                    ctx, owner, key, response.status_code, _without_secrets(bytes(response.body))
                 )
             return response
 
         return route
+
+
+SECRET_PREFIXES = ("sk_", "whsec_")
+
+
+def _without_secrets(body: bytes) -> bytes:
+    """The answer as kept for replays: a secret shown once (an API key, a signing secret) is
+    not kept, because secrets are stored hashed or not at all. A replay says it was redacted."""
+    if not any(prefix.encode() in body for prefix in SECRET_PREFIXES):
+        return body
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(answer, dict):
+        return body
+    for name, value in answer.items():
+        if isinstance(value, str) and value.startswith(SECRET_PREFIXES):
+            answer[name] = "(shown only in the first answer)"
+    return json.dumps(answer).encode()
 
 
 def _media_type(status: int) -> str:

@@ -38,6 +38,8 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Flag = Annotated[bool, Strict()]
 Timeout = Annotated[int, Strict(), Field(ge=1, le=365 * 24 * 3600)]
 Approvals = Annotated[int, Strict(), Field(ge=1, le=100)]
+# An event type such as `request.completed`, or a pattern: `request.*`, `*`.
+EventPattern = Annotated[str, StringConstraints(pattern=r"^[a-z_]+(\.[a-z_]+|\.\*)?$|^\*$")]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -188,7 +190,7 @@ class BasicAuth(Input):
 
 class CallbackIn(Input):
     url: AnyHttpUrl
-    events: list[str] | None = None
+    events: list[EventPattern] | None = None
     auth: Annotated[BearerAuth | BasicAuth, Field(discriminator="strategy")] | None = None
 
 
@@ -387,8 +389,6 @@ class CreatedApiKeyOut(ApiKeyOut):
 
 
 # Webhooks
-
-EventPattern = Annotated[str, StringConstraints(pattern=r"^[a-z_]+(\.[a-z_]+|\.\*)?$|^\*$")]
 
 
 class WebhookIn(Input):

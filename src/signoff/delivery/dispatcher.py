@@ -53,8 +53,11 @@ class _Clients:
     def __init__(self, concurrency: int, transport: httpx.AsyncBaseTransport | None) -> None:
         count = 1 if transport else -(-concurrency // CONNECTIONS_PER_POOL)
         limits = httpx.Limits(max_connections=-(-concurrency // count))
+        tls = httpx.create_ssl_context()  # made once: each one loads the CA bundle (~40 ms)
         self._busy = {
-            httpx.AsyncClient(transport=transport, limits=limits, follow_redirects=False): 0
+            httpx.AsyncClient(
+                transport=transport, limits=limits, follow_redirects=False, verify=tls
+            ): 0
             for _ in range(count)
         }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from collections.abc import Callable
@@ -70,14 +71,17 @@ async def send(
     }
     extensions = {"sni_hostname": target.host} if parts.scheme == "https" else {}
     try:
-        response = await client.post(
-            _pinned(message.url, target.ip),
-            content=body,
-            headers=headers,
-            timeout=timeout,
-            extensions=extensions,
-        )
-    except httpx.TimeoutException:
+        # httpx's timeout bounds each read, not the answer: a receiver trickling one byte at a
+        # time would hold the send open past the claim's lease (then sent twice at once).
+        async with asyncio.timeout(timeout):
+            response = await client.post(
+                _pinned(message.url, target.ip),
+                content=body,
+                headers=headers,
+                timeout=timeout,
+                extensions=extensions,
+            )
+    except (httpx.TimeoutException, TimeoutError):
         return attempt(error=f"timed out after {timeout:g} s")
     except httpx.HTTPError as exc:
         return attempt(error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)

@@ -106,17 +106,25 @@ async def settle(ctx: Context, policy: Policy, results: list[tuple[Message, Atte
         )
         answered: set[str] = set()
         failing: set[str] = set()
+        gone: set[str] = set()
         for message, attempt in results:
-            await _settle_one(tx, policy, message, attempt)
             if message.endpoint_id:
                 (answered if attempt.succeeded else failing).add(message.endpoint_id)
-        for endpoint_id in sorted(answered):
+                if attempt.status_code == 410:
+                    gone.add(message.endpoint_id)
+        await store.settle_many(
+            tx.conn, [(m.id, _outcome(policy, tx.now, m, a)) for m, a in results]
+        )
+        for endpoint_id in sorted(gone):
+            await disable_endpoint(tx, endpoint_id, "the receiver answered 410 Gone")
+        for endpoint_id in sorted(answered - gone):
             await webhook_store.update_endpoint(tx.conn, endpoint_id, {"failing_since": None})
-        for endpoint_id in sorted(failing - answered):
+        for endpoint_id in sorted(failing - answered - gone):
             await _note_failure(tx, policy, endpoint_id)
 
 
-async def _settle_one(tx: Tx, policy: Policy, message: Message, attempt: Attempt) -> None:
+def _outcome(policy: Policy, now: datetime, message: Message, attempt: Attempt) -> dict[str, Any]:
+    """A message's new values after `attempt`: delivered, failed, or due again later."""
     tries = message.attempts + 1
     common = {
         "attempts": tries,
@@ -125,25 +133,12 @@ async def _settle_one(tx: Tx, policy: Policy, message: Message, attempt: Attempt
         "last_error": attempt.error,
     }
     if attempt.succeeded:
-        await store.settle(
-            tx.conn,
-            message.id,
-            {
-                **common,
-                "status": MessageStatus.delivered.value,
-                "delivered_at": tx.now,
-            },
-        )
-        return
-    if attempt.status_code == 410 and message.endpoint_id:
-        await store.settle(tx.conn, message.id, {**common, "status": MessageStatus.failed.value})
-        await disable_endpoint(tx, message.endpoint_id, "the receiver answered 410 Gone")
-        return
-    retry_at = next_attempt(tries, tx.now, policy.schedule)
+        return {**common, "status": MessageStatus.delivered.value, "delivered_at": now}
+    gone = attempt.status_code == 410 and message.endpoint_id is not None
+    retry_at = None if gone else next_attempt(tries, now, policy.schedule)
     if retry_at is None:
-        await store.settle(tx.conn, message.id, {**common, "status": MessageStatus.failed.value})
-    else:
-        await store.settle(tx.conn, message.id, {**common, "next_attempt_at": retry_at})
+        return {**common, "status": MessageStatus.failed.value}
+    return {**common, "next_attempt_at": retry_at}
 
 
 async def _note_failure(tx: Tx, policy: Policy, endpoint_id: str) -> None:

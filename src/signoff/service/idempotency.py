@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import Conflict, ValidationFailed
+from ..errors import IdempotencyKeyInUse, ValidationFailed
 from ..store import idempotency as store
 from .context import Context
 
@@ -26,7 +26,9 @@ async def begin(
             "header.Idempotency-Key", "this key was used before with another request body"
         )
     if stored.status_code is None or stored.body is None:
-        raise Conflict("a call with this Idempotency-Key is still in progress; retry shortly")
+        raise IdempotencyKeyInUse(
+            "a call with this Idempotency-Key is still in progress; retry shortly"
+        )
     return stored.status_code, stored.body
 
 

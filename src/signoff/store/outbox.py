@@ -149,8 +149,13 @@ async def requeue(
     endpoint_id: str | None = None,
     failed_since: datetime | None = None,
 ) -> int:
-    """Make messages due again now: one message, or every failed one of an endpoint since T."""
-    query = messages.update().values(status=PENDING, next_attempt_at=now, locked_until=None)
+    """Make messages due again now: one message, or every failed one of an endpoint since T.
+
+    Their attempt count starts again, so a redelivered message gets the whole retry schedule.
+    """
+    query = messages.update().values(
+        status=PENDING, next_attempt_at=now, locked_until=None, attempts=0
+    )
     if message_id:
         query = query.where(messages.c.id == message_id)
     if endpoint_id:
