@@ -1030,6 +1030,25 @@ async def test_every_post_replays_its_first_answer(api: Api) -> None:
     assert_problem(r, 409)
 
 
+async def test_a_replay_keeps_caller_text_that_looks_like_a_secret(api: Api) -> None:
+    """Only the secrets shown once are left out of a replay, not text that merely looks alike."""
+    headers = {"Idempotency-Key": "look-alike"}
+    r = await api.as_("admin", "POST", "/v1/loops", json={"name": "sk_team"}, headers=headers)
+    replay = await api.as_("admin", "POST", "/v1/loops", json={"name": "sk_team"}, headers=headers)
+    assert replay.json() == r.json()
+    body = {
+        "content": "sk_live_123 leaked: rotate it",
+        "title": "whsec_abc",
+        "requested_by": "sk_x",
+    }
+    url = f"/v1/loops/{r.json()['id']}/requests"
+    one = await api.as_("requester", "POST", url, json=body, headers=headers)
+    two = await api.as_("requester", "POST", url, json=body, headers=headers)
+    assert two.headers["idempotent-replayed"] == "true"
+    assert two.json() == one.json()
+    assert two.json()["content"] == "sk_live_123 leaked: rotate it"
+
+
 async def test_an_idempotency_key_is_bound_to_its_body_path_and_caller(api: Api) -> None:
     loop = await new_loop(api)
     url = f"/v1/loops/{loop['id']}/requests"

@@ -67,6 +67,9 @@ class IdempotentRoute(APIRoute):
 
 
 SECRET_PREFIXES = ("sk_", "whsec_")
+# The fields that carry a secret shown once: an API key's `key`, an endpoint's `secret`. Only
+# those: a loop named "sk_team" or content that quotes a key is the caller's text, kept as sent.
+SECRET_FIELDS = ("key", "secret")
 
 
 def _without_secrets(body: bytes) -> bytes:
@@ -81,7 +84,7 @@ def _without_secrets(body: bytes) -> bytes:
     if not isinstance(answer, dict):
         return body
     for name, value in answer.items():
-        if isinstance(value, str) and value.startswith(SECRET_PREFIXES):
+        if name in SECRET_FIELDS and isinstance(value, str) and value.startswith(SECRET_PREFIXES):
             answer[name] = "(shown only in the first answer)"
     return json.dumps(answer).encode()
 
