@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..domain.model import Principal, Role
 from ..errors import Forbidden, ValidationFailed
@@ -40,8 +41,15 @@ async def principal(request: Request) -> Principal:
     return found
 
 
-def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
-    async def check(request: Request) -> Principal:
+# Declares the scheme in the OpenAPI document; the key itself is read by `principal`.
+bearer_scheme = HTTPBearer(auto_error=False, description="An API key: `sk_<prefix>_<secret>`.")
+
+
+def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    async def check(
+        request: Request,
+        _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
+    ) -> Principal:
         caller = await principal(request)
         if caller.role not in roles:
             allowed = ", ".join(r.value for r in roles)

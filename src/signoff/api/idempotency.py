@@ -22,7 +22,26 @@ from .deps import context, principal
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "Makes a retry safe: a replay with the same body answers the first answer "
+    "(header `Idempotent-Replayed: true`); the same key with another body is a 422.",
+}
+
+
 class IdempotentRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        if "POST" in (self.methods or ()):
+            extra = self.openapi_extra or {}
+            self.openapi_extra = {
+                **extra,
+                "parameters": [*extra.get("parameters", []), IDEMPOTENCY_HEADER],
+            }
+
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
         idempotent = "POST" in (self.methods or ())
