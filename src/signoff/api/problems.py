@@ -16,6 +16,8 @@ from ..errors import (
     Forbidden,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
+    ServerError,
     SignoffError,
     Unauthenticated,
     ValidationFailed,
@@ -31,6 +33,8 @@ _STATUS: list[tuple[type[SignoffError], int]] = [
     (Conflict, 409),
     (ValidationFailed, 422),
     (PayloadTooLarge, 413),
+    (RateLimited, 429),
+    (ServerError, 500),
 ]
 
 
