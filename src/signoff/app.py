@@ -52,17 +52,20 @@ class Runtime:
         dispatcher = None
         if not self.ctx.db.is_sqlite:
             ready = asyncio.Event()
-            tasks.append(
-                asyncio.create_task(
-                    notify.listen(
-                        self.settings.resolved_database_url().replace("+psycopg", ""),
-                        self.ctx.notifier.publish,
-                        self.ctx.notifier.publish_feed,
-                        self.ctx.notifier.publish_all,
-                        ready,
-                    )
-                )
-            )
+            ctx = self.ctx
+            handlers = {
+                notify.CHANNEL: ctx.notifier.publish,
+                notify.FEED_CHANNEL: lambda _: ctx.notifier.publish_feed(),
+                # Another process queued messages: this one's dispatcher may send them now.
+                notify.OUTBOX_CHANNEL: lambda _: ctx.wake_dispatcher(),
+            }
+
+            def reconnected() -> None:
+                ctx.notifier.publish_all()
+                ctx.wake_dispatcher()
+
+            url = self.settings.resolved_database_url().replace("+psycopg", "")
+            tasks.append(asyncio.create_task(notify.listen(url, handlers, reconnected, ready)))
             await asyncio.wait_for(ready.wait(), 10)
             if workers:
                 self.ctx.sealer = Sealer(self.ctx)

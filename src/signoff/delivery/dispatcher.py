@@ -56,7 +56,13 @@ class _Clients:
         tls = httpx.create_ssl_context()  # made once: each one loads the CA bundle (~40 ms)
         self._busy = {
             httpx.AsyncClient(
-                transport=transport, limits=limits, follow_redirects=False, verify=tls
+                transport=transport,
+                limits=limits,
+                follow_redirects=False,
+                verify=tls,
+                # No proxy from the environment: a send must reach the address the SSRF guard
+                # checked, not whatever a proxy would connect to.
+                trust_env=False,
             ): 0
             for _ in range(count)
         }
@@ -83,7 +89,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(config.concurrency)
         self._results: asyncio.Queue[tuple[Message, Attempt]] = asyncio.Queue()
-        self._sending: set[asyncio.Task[None]] = set()
+        self._sending: dict[asyncio.Task[None], str] = {}  # each send and its message id
         self._tasks: list[asyncio.Task[None]] = []
         self._clients: _Clients | None = None
         self._stopping = False
@@ -111,15 +117,24 @@ class Dispatcher:
         except TimeoutError:
             pass
         if self._sending:
-            await asyncio.wait(self._sending, timeout=grace)
-        for task in self._sending:
-            task.cancel()  # their leases run out and another dispatcher sends them again
+            await asyncio.wait(list(self._sending), timeout=grace)
+        unfinished = list(self._sending.items())
+        for task, _ in unfinished:
+            task.cancel()
         await self._drain()
+        if unfinished:  # due again at once, for this process's successor or another dispatcher
+            with contextlib.suppress(Exception):
+                await deliveries.release(
+                    self._ctx, [message_id for _, message_id in unfinished], self._ctx.clock()
+                )
         settler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await settler
         if self._clients:
             await self._clients.aclose()
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._sending.pop(task, None)
 
     async def _claim_loop(self) -> None:
         while not self._stopping:
@@ -137,8 +152,8 @@ class Dispatcher:
                     continue
                 await self._slots.acquire()
                 task = asyncio.create_task(self._deliver(out))
-                self._sending.add(task)
-                task.add_done_callback(self._sending.discard)
+                self._sending[task] = out.message.id
+                task.add_done_callback(self._forget)
             if len(claimed) < free or free <= 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._config.poll_interval)

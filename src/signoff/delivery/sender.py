@@ -17,6 +17,7 @@ from ..webhook_signing import signature_header
 from .ssrf import UnsafeURL, resolve
 
 USER_AGENT = "Signoff-Webhooks/1"
+EXCERPT_BYTES = 1000
 
 
 def _auth_header(auth: dict[str, str] | None) -> dict[str, str]:
@@ -54,9 +55,12 @@ async def send(
         return Attempt(started, (time.perf_counter() - clock) * 1000, **kw)  # type: ignore[arg-type]
 
     try:
-        target = await resolve(message.url, allow_private=allow_private)
+        async with asyncio.timeout(timeout):
+            target = await resolve(message.url, allow_private=allow_private)
     except UnsafeURL as exc:
         return attempt(error=f"refused: {exc}")
+    except TimeoutError:
+        return attempt(error=f"resolving the host timed out after {timeout:g} s")
     stamp = int(started.timestamp())
     body = message.payload.encode()
     parts = urlsplit(message.url)
@@ -73,16 +77,30 @@ async def send(
     try:
         # httpx's timeout bounds each read, not the answer: a receiver trickling one byte at a
         # time would hold the send open past the claim's lease (then sent twice at once).
-        async with asyncio.timeout(timeout):
-            response = await client.post(
+        async with (
+            asyncio.timeout(timeout),
+            client.stream(
+                "POST",
                 _pinned(message.url, target.ip),
                 content=body,
                 headers=headers,
                 timeout=timeout,
                 extensions=extensions,
-            )
+            ) as response,
+        ):
+            excerpt = await _excerpt(response)
     except (httpx.TimeoutException, TimeoutError):
         return attempt(error=f"timed out after {timeout:g} s")
     except httpx.HTTPError as exc:
         return attempt(error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-    return attempt(status_code=response.status_code, response_excerpt=response.text[:1000])
+    return attempt(status_code=response.status_code, response_excerpt=excerpt)
+
+
+async def _excerpt(response: httpx.Response) -> str:
+    """The start of the receiver's answer, for the delivery log; the rest is not read."""
+    kept = b""
+    async for chunk in response.aiter_bytes():
+        kept += chunk
+        if len(kept) >= EXCERPT_BYTES:
+            break
+    return kept[:EXCERPT_BYTES].decode(response.encoding or "utf-8", errors="replace")

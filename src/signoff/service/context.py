@@ -13,7 +13,11 @@ from typing import Any
 from ..domain.model import NewEvent, Request
 from ..store import events as event_store
 from ..store.db import Conn, Database
-from ..store.notify import notify_events_sealed, notify_request_changed
+from ..store.notify import (
+    notify_events_sealed,
+    notify_messages_queued,
+    notify_request_changed,
+)
 from .notifier import Notifier
 from .outbox import fan_out
 
@@ -100,6 +104,8 @@ async def transaction(ctx: Context) -> AsyncIterator[Tx]:
         if not ctx.db.is_sqlite:
             for request_id in tx.changed_requests:
                 await notify_request_changed(conn, request_id)
+            if queued or tx.wake:
+                await notify_messages_queued(conn)  # `signoff worker`s elsewhere send at once
     for request_id in tx.changed_requests:
         ctx.notifier.publish(request_id)
     if queued or tx.wake:

@@ -118,7 +118,7 @@ async def settle(ctx: Context, policy: Policy, results: list[tuple[Message, Atte
         for endpoint_id in sorted(gone):
             await disable_endpoint(tx, endpoint_id, "the receiver answered 410 Gone")
         for endpoint_id in sorted(answered - gone):
-            await webhook_store.update_endpoint(tx.conn, endpoint_id, {"failing_since": None})
+            await webhook_store.clear_failing(tx.conn, endpoint_id)
         for endpoint_id in sorted(failing - answered - gone):
             await _note_failure(tx, policy, endpoint_id)
 

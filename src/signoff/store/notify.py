@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import psycopg
 import sqlalchemy as sa
@@ -17,11 +17,16 @@ from .db import Conn
 
 CHANNEL = "signoff_requests"
 FEED_CHANNEL = "signoff_events"
+OUTBOX_CHANNEL = "signoff_outbox"
 log = logging.getLogger(__name__)
 
 
 async def notify_request_changed(conn: Conn, request_id: str) -> None:
     await conn.execute(sa.select(sa.func.pg_notify(CHANNEL, request_id)))
+
+
+async def notify_messages_queued(conn: Conn) -> None:
+    await conn.execute(sa.select(sa.func.pg_notify(OUTBOX_CHANNEL, "")))
 
 
 async def notify_events_sealed(conn: Conn) -> None:
@@ -30,28 +35,24 @@ async def notify_events_sealed(conn: Conn) -> None:
 
 async def listen(
     dsn: str,
-    on_request: Callable[[str], None],
-    on_feed: Callable[[], None],
+    handlers: Mapping[str, Callable[[str], None]],
     on_reconnect: Callable[[], None],
     ready: asyncio.Event,
 ) -> None:
-    """Call `on_request(id)` for every notification until cancelled; reconnects after errors,
-    then calls `on_reconnect()` because notifications sent while disconnected are lost."""
+    """Call `handlers[channel](payload)` for every notification until cancelled; reconnects
+    after errors, then calls `on_reconnect()`: what was sent while disconnected is lost."""
     first = True
     while True:
         try:
             async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-                await conn.execute(f"LISTEN {CHANNEL}")
-                await conn.execute(f"LISTEN {FEED_CHANNEL}")
+                for channel in handlers:
+                    await conn.execute(f"LISTEN {channel}")
                 if not first:
                     on_reconnect()
                 first = False
                 ready.set()
                 async for note in conn.notifies():
-                    if note.channel == FEED_CHANNEL:
-                        on_feed()
-                    else:
-                        on_request(note.payload)
+                    handlers[note.channel](note.payload)
         except asyncio.CancelledError:
             raise
         except Exception:

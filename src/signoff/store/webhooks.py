@@ -45,6 +45,17 @@ async def update_endpoint(conn: Conn, endpoint_id: str, values: dict[str, Any]) 
     )
 
 
+async def clear_failing(conn: Conn, endpoint_id: str) -> None:
+    """Forget an endpoint's failures; writes (and locks) only when there were some."""
+    await conn.execute(
+        webhook_endpoints.update()
+        .where(
+            webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.failing_since.is_not(None)
+        )
+        .values(failing_since=None)
+    )
+
+
 async def get_endpoint(
     conn: Conn, endpoint_id: str, *, for_update: bool = False
 ) -> Endpoint | None:
