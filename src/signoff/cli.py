@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -26,7 +27,7 @@ def _run(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     from .app import build_context
     from .store.migrate import upgrade
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _make_data_dir(settings)
     upgrade(settings.resolved_database_url())
 
     async def main() -> T:
@@ -41,6 +42,11 @@ def _run(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     except SignoffError as exc:
         click.echo(f"error: {exc.detail}", err=True)
         sys.exit(1)
+
+
+def _make_data_dir(settings: Settings) -> None:
+    # Only its owner reads the database: it holds the content people review.
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,6 +67,7 @@ def serve(host: str, port: int) -> None:
     settings = _settings()
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown_host}:{port}"
+    listening = _listen(host, port)  # before anything is made: a busy port changes nothing
     first = _run(settings, create_first_admin_key)
     database = settings.database_url or f"SQLite at {settings.data_dir / 'signoff.db'}"
     click.echo(f"Signoff is serving at {url}")
@@ -70,7 +77,22 @@ def serve(host: str, port: int) -> None:
         click.echo(f"  {first.secret}\n")
     sys.stdout.flush()
     app = build_app(settings, url)
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+    config = uvicorn.Config(app, log_level="info", proxy_headers=True)
+    uvicorn.Server(config).run(sockets=[listening])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        click.echo("  (is another server running there? choose another with --port)", err=True)
+        sys.exit(2)
+    return sock
 
 
 def _safe_url(url: str) -> str:
@@ -95,7 +117,7 @@ def worker() -> None:
     from .store.migrate import upgrade
 
     settings = _settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _make_data_dir(settings)
     upgrade(settings.resolved_database_url())
 
     async def run() -> None:
@@ -117,7 +139,7 @@ def migrate() -> None:
     from .store.migrate import head_revision, upgrade
 
     settings = _settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _make_data_dir(settings)
     upgrade(settings.resolved_database_url())
     click.echo(f"database at revision {head_revision()}")
 

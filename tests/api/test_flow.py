@@ -118,3 +118,16 @@ async def test_events_are_chained_and_readable(api: Api) -> None:
     assert all(e["prev_hash"] == p["hash"] for p, e in itertools.pairwise(feed))
     after = (await api.as_("admin", "GET", "/v1/events", params={"after": seqs[-2]})).json()
     assert [e["seq"] for e in after["data"]] == [seqs[-1]]
+
+
+async def test_a_body_that_is_not_labelled_json_says_so(api: Api) -> None:
+    r = await api.as_(
+        "admin",
+        "POST",
+        "/v1/loops",
+        content=b"name=payments",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 415, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "Content-Type: application/json" in r.json()["detail"]

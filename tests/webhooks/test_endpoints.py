@@ -218,3 +218,39 @@ async def test_a_requester_manages_request_endpoints_only(api: Api, receiver: Re
         assert r.status_code == 403, (method, url, r.status_code, r.text)
     shown = await api.as_("admin", "GET", base)
     assert shown.json()["url"] == admins["url"] and shown.json()["events"] is None
+
+
+async def test_a_requester_key_sees_only_its_own_endpoints(api: Api) -> None:
+    from signoff.domain.model import SYSTEM, Role
+    from signoff.service.users import create_key
+
+    api.keys["other"] = (await create_key(api.ctx, SYSTEM, "other", Role.requester, None)).secret
+    mine = await make_endpoint(api, "http://127.0.0.1:9/mine", who="requester")
+    theirs = await make_endpoint(api, "http://127.0.0.1:9/theirs", who="other")
+    listed = await api.as_("requester", "GET", "/v1/webhooks")
+    assert [e["id"] for e in listed.json()["data"]] == [mine["id"]]
+    everything = await api.as_("admin", "GET", "/v1/webhooks")
+    assert {e["id"] for e in everything.json()["data"]} == {mine["id"], theirs["id"]}
+    base = f"/v1/webhooks/{theirs['id']}"
+    for method, url, body in [
+        ("GET", base, None),
+        ("PATCH", base, {"url": "http://127.0.0.1:9/stolen"}),
+        ("POST", f"{base}/rotate-secret", None),
+        ("GET", f"{base}/deliveries", None),
+        ("DELETE", base, None),
+    ]:
+        r = await api.as_("requester", method, url, json=body)
+        assert r.status_code == 403, (method, url, r.text)
+    shown = await api.as_("other", "GET", base)
+    assert shown.status_code == 200 and shown.json()["url"] == "http://127.0.0.1:9/theirs"
+
+
+async def test_an_event_name_that_matches_nothing_is_refused(api: Api) -> None:
+    for events in (["request.approved"], ["requests.*"], ["nothing"]):
+        r = await api.as_(
+            "admin", "POST", "/v1/webhooks", json={"url": "http://127.0.0.1:9/", "events": events}
+        )
+        assert r.status_code == 422, (events, r.text)
+        assert r.json()["errors"][0]["field"] == "body.events"
+    ok = await make_endpoint(api, "http://127.0.0.1:9/", events=["request.*", "loop.created"])
+    assert ok["events"] == ["request.*", "loop.created"]

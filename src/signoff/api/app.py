@@ -17,6 +17,10 @@ def create_api(ctx: Context, *, max_body_bytes: int, lifespan: object = None) ->
         version="1",
         summary="Human-in-the-loop approvals for workflows and AI agents.",
         lifespan=lifespan,  # type: ignore[arg-type]
+        # FastAPI's docs pages load their scripts from a CDN, and Signoff runs offline: the
+        # reference is /openapi.json, for any OpenAPI viewer.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ctx = ctx
     problems.install(app)

@@ -38,6 +38,13 @@ _STATUS: list[tuple[type[SignoffError], int]] = [
 ]
 
 
+_HTTP = {
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    400: ("bad-request", "Bad request"),
+}
+
+
 def problem_type(slug: str) -> str:
     return f"urn:signoff:problem:{slug}"
 
@@ -62,13 +69,29 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def from_validation(exc: RequestValidationError) -> JSONResponse:
+def _message(msg: str) -> str:
+    # pydantic prefixes the messages of our own validators; the prefix says nothing to a user.
+    return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def from_validation(exc: RequestValidationError, content_type: str = "") -> JSONResponse:
     errors = list(exc.errors())
+    body_not_json = not content_type.startswith("application/json") and any(
+        e.get("loc") == ("body",) and e.get("type") != "missing" for e in errors
+    )
+    if body_not_json:
+        return problem(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            f"send the body as JSON with `Content-Type: application/json`"
+            f" (this one was {content_type or 'not labelled'})",
+        )
     if any(e.get("type") == "json_invalid" for e in errors):
         first = next(e for e in errors if e.get("type") == "json_invalid")
         detail = f"the body is not valid JSON: {first.get('ctx', {}).get('error', 'parse error')}"
         return problem(400, "malformed-json", "Malformed JSON", detail)
-    fields = [FieldError(_loc(e["loc"]), e["msg"]) for e in errors]
+    fields = [FieldError(_loc(e["loc"]), _message(e["msg"])) for e in errors]
     detail = "; ".join(f"{f.field}: {f.message}" for f in fields[:5])
     return problem(
         422, ValidationFailed.slug, ValidationFailed.title, detail, errors=_fields(fields)
@@ -80,14 +103,14 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, SignoffError)
         return from_error(exc)
 
-    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return from_validation(exc)
+        return from_validation(exc, request.headers.get("content-type", ""))
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
-        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return problem(exc.status_code, slug, str(exc.detail), str(exc.detail))
+        slug, title = _HTTP.get(exc.status_code, ("http-error", "HTTP error"))
+        return problem(exc.status_code, slug, title, str(exc.detail))
 
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from fnmatch import fnmatchcase
 
 from fastapi import APIRouter, Response
 
-from ..domain.model import Endpoint, Message, MessageStatus, Principal, Role
-from ..errors import Forbidden
+from ..domain.model import EVENT_TYPES, Endpoint, Message, MessageStatus, Principal, Role
+from ..errors import Forbidden, ValidationFailed
 from ..service import deliveries as delivery_service
 from ..service import webhooks as service
 from ..service.context import Context
@@ -67,6 +68,11 @@ def message_out(m: Message) -> MessageOut:
 
 def _events_for(caller: Principal, events: list[str] | None) -> tuple[str, ...] | None:
     """A requester (a workflow) hears about requests only, not about people and keys."""
+    for pattern in events or ():
+        if not any(fnmatchcase(t, pattern) for t in EVENT_TYPES):
+            raise ValidationFailed.field(
+                "body.events", f"{pattern!r} matches no event type; see README, Webhooks"
+            )
     if caller.role is Role.admin:
         return tuple(events) if events is not None else None
     if events is None:
@@ -77,19 +83,22 @@ def _events_for(caller: Principal, events: list[str] | None) -> tuple[str, ...] 
     return tuple(events)
 
 
-async def _may_manage(ctx: Context, caller: Principal, webhook_id: str) -> None:
-    """A requester manages only endpoints it could have made itself: one that hears more than
-    request events is an admin's, or a requester could point it, its secret or its delivery
-    log (with every event's payload) at itself."""
-    if caller.role is Role.admin:
-        return
+async def _mine(ctx: Context, caller: Principal, webhook_id: str) -> Endpoint:
+    """The endpoint, if the caller may see and manage it: an admin any, a requester key only
+    the ones it made (or it could point another workflow's endpoint, its secret or its
+    delivery log at itself)."""
     endpoint = await service.get_endpoint(ctx, webhook_id)
-    try:
+    if caller.role is Role.admin:
+        return endpoint
+    if endpoint.created_by_key_id != caller.key_id:
+        raise Forbidden(f"endpoint {webhook_id} was made by another key; only an admin manages it")
+    try:  # an admin may have widened it since: then it is the admin's to manage
         _events_for(caller, list(endpoint.events) if endpoint.events is not None else ["*"])
     except Forbidden:
         raise Forbidden(
             f"endpoint {webhook_id} hears more than request events; only an admin manages it"
         ) from None
+    return endpoint
 
 
 @router.post("", status_code=201)
@@ -109,7 +118,9 @@ async def create_webhook(body: WebhookIn, ctx: Ctx, caller: Writer) -> WebhookWi
 async def list_webhooks(
     ctx: Ctx, caller: Writer, limit: Limit, cursor: str | None = None
 ) -> Page[WebhookOut]:
-    found = await service.list_endpoints(ctx, decode_cursor(cursor, "whk"), limit + 1)
+    # A requester key lists the endpoints it made; an admin lists all.
+    mine = None if caller.role is Role.admin else caller.key_id or ""
+    found = await service.list_endpoints(ctx, decode_cursor(cursor, "whk"), limit + 1, mine)
     return page_of(found, limit, webhook_out, id_cursor)
 
 
@@ -121,14 +132,14 @@ async def callback_secret(ctx: Ctx, caller: Writer) -> SecretOut:
 
 @router.get("/{webhook_id}")
 async def get_webhook(webhook_id: str, ctx: Ctx, caller: Writer) -> WebhookOut:
-    return webhook_out(await service.get_endpoint(ctx, webhook_id))
+    return webhook_out(await _mine(ctx, caller, webhook_id))
 
 
 @router.patch("/{webhook_id}")
 async def update_webhook(
     webhook_id: str, body: WebhookPatch, ctx: Ctx, caller: Writer
 ) -> WebhookOut:
-    await _may_manage(ctx, caller, webhook_id)
+    await _mine(ctx, caller, webhook_id)
     changes = body.changes()
     if "url" in changes:
         changes["url"] = str(changes["url"])
@@ -139,14 +150,14 @@ async def update_webhook(
 
 @router.delete("/{webhook_id}", status_code=204)
 async def delete_webhook(webhook_id: str, ctx: Ctx, caller: Writer) -> Response:
-    await _may_manage(ctx, caller, webhook_id)
+    await _mine(ctx, caller, webhook_id)
     await service.delete_endpoint(ctx, caller, webhook_id)
     return Response(status_code=204)
 
 
 @router.post("/{webhook_id}/test", status_code=202)
 async def test_webhook(webhook_id: str, ctx: Ctx, caller: Writer) -> Response:
-    await _may_manage(ctx, caller, webhook_id)
+    await _mine(ctx, caller, webhook_id)
     await service.send_test(ctx, caller, webhook_id)
     return Response(status_code=202)
 
@@ -155,7 +166,7 @@ async def test_webhook(webhook_id: str, ctx: Ctx, caller: Writer) -> Response:
 async def rotate_secret(
     webhook_id: str, ctx: Ctx, caller: Writer, body: RotateIn | None = None
 ) -> WebhookWithSecretOut:
-    await _may_manage(ctx, caller, webhook_id)
+    await _mine(ctx, caller, webhook_id)
     grace = timedelta(seconds=(body or RotateIn()).grace_seconds)
     endpoint, secret = await service.rotate_secret(ctx, caller, webhook_id, grace)
     return WebhookWithSecretOut(**webhook_out(endpoint).model_dump(), secret=secret)
@@ -170,7 +181,7 @@ async def list_deliveries(
     cursor: str | None = None,
     status: MessageStatus | None = None,
 ) -> Page[MessageOut]:
-    await _may_manage(ctx, caller, webhook_id)
+    await _mine(ctx, caller, webhook_id)
     found = await service.deliveries(
         ctx, webhook_id, status, decode_cursor(cursor, "msg"), limit + 1
     )
@@ -181,7 +192,7 @@ async def list_deliveries(
 async def get_delivery(
     webhook_id: str, message_id: str, ctx: Ctx, caller: Writer
 ) -> MessageDetailOut:
-    await _may_manage(ctx, caller, webhook_id)
+    await _mine(ctx, caller, webhook_id)
     message, attempts = await service.delivery(ctx, webhook_id, message_id)
     return MessageDetailOut(
         **message_out(message).model_dump(),
@@ -192,12 +203,12 @@ async def get_delivery(
 
 @router.post("/{webhook_id}/deliveries/{message_id}/retry", status_code=202)
 async def retry_delivery(webhook_id: str, message_id: str, ctx: Ctx, caller: Writer) -> MessageOut:
-    await _may_manage(ctx, caller, webhook_id)
+    await _mine(ctx, caller, webhook_id)
     return message_out(await service.redeliver(ctx, caller, webhook_id, message_id))
 
 
 @router.post("/{webhook_id}/recover", status_code=202)
 async def recover(webhook_id: str, body: RecoverIn, ctx: Ctx, caller: Writer) -> RecoverOut:
     """Redeliver every message that failed since `since`: after a receiver's outage."""
-    await _may_manage(ctx, caller, webhook_id)
+    await _mine(ctx, caller, webhook_id)
     return RecoverOut(requeued=await service.recover(ctx, caller, webhook_id, body.since))

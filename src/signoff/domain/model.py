@@ -245,6 +245,31 @@ class NewEvent:
     callback_known: bool = False
 
 
+# Every event type Signoff writes; webhook subscriptions are checked against it.
+EVENT_TYPES: tuple[str, ...] = (
+    "request.created",
+    "request.updated",
+    "request.vote",
+    "request.votes_voided",
+    "request.completed",
+    "request.cancelled",
+    "loop.created",
+    "loop.updated",
+    "loop.deleted",
+    "user.created",
+    "user.updated",
+    "api_key.created",
+    "api_key.revoked",
+    "webhook.created",
+    "webhook.updated",
+    "webhook.deleted",
+    "webhook.secret_rotated",
+    "webhook.disabled",
+    "webhook.redelivery",
+    "webhook.test",
+)
+
+
 class MessageStatus(StrEnum):
     pending = "pending"
     delivered = "delivered"
@@ -262,6 +287,7 @@ class Endpoint:
     disabled_reason: str | None
     failing_since: datetime | None
     previous_secret_until: datetime | None
+    created_by_key_id: str | None
     created_at: datetime
     updated_at: datetime
 

@@ -81,6 +81,7 @@ async def create_endpoint(
                 "loop_id": draft.loop_id,
                 "enabled": draft.enabled,
                 "secret": secret,
+                "created_by_key_id": actor.key_id,
                 "created_at": tx.now,
                 "updated_at": tx.now,
             },
@@ -95,9 +96,11 @@ async def get_endpoint(ctx: Context, endpoint_id: str) -> Endpoint:
         return await _get(conn, endpoint_id)
 
 
-async def list_endpoints(ctx: Context, after: str | None, limit: int) -> list[Endpoint]:
+async def list_endpoints(
+    ctx: Context, after: str | None, limit: int, created_by: str | None = None
+) -> list[Endpoint]:
     async with ctx.db.read() as conn:
-        return await store.list_endpoints(conn, after, limit)
+        return await store.list_endpoints(conn, after, limit, created_by)
 
 
 async def update_endpoint(

@@ -198,6 +198,8 @@ webhook_endpoints = sa.Table(
     sa.Column("previous_secret", sa.String(100)),
     sa.Column("previous_secret_until", Time),
     sa.Column("failing_since", Time),
+    # The key that made it: a requester key sees and manages only its own endpoints.
+    sa.Column("created_by_key_id", Id),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
     sa.Column("deleted_at", Time),

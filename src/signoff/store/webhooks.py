@@ -30,6 +30,7 @@ def _endpoint(row: Any) -> Endpoint:
         disabled_reason=row.disabled_reason,
         failing_since=utc_or_none(row.failing_since),
         previous_secret_until=utc_or_none(row.previous_secret_until),
+        created_by_key_id=row.created_by_key_id,
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
     )
@@ -84,8 +85,12 @@ async def lock_endpoints(conn: Conn, endpoint_ids: set[str]) -> None:
         )
 
 
-async def list_endpoints(conn: Conn, after: str | None, limit: int) -> list[Endpoint]:
+async def list_endpoints(
+    conn: Conn, after: str | None, limit: int, created_by: str | None = None
+) -> list[Endpoint]:
     query = sa.select(*_PUBLIC).where(_LIVE).order_by(webhook_endpoints.c.id).limit(limit)
+    if created_by is not None:
+        query = query.where(webhook_endpoints.c.created_by_key_id == created_by)
     if after:
         query = query.where(webhook_endpoints.c.id > after)
     return [_endpoint(r) for r in await conn.execute(query)]

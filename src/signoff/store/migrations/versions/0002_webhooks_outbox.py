@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("previous_secret", sa.String(length=100), nullable=True),
         sa.Column("previous_secret_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("failing_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_by_key_id", sa.String(length=40), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
