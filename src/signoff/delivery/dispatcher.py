@@ -24,7 +24,7 @@ from ..service.deliveries import Outgoing, Policy
 from .sender import send
 
 log = logging.getLogger(__name__)
-CONNECTIONS_PER_POOL = 8
+SETTLE_LINGER = 0.05  # seconds a delivery's result waits for others, to be written with them
 
 
 @dataclass
@@ -43,43 +43,65 @@ class DispatcherConfig:
 
 
 class _Clients:
-    """HTTP clients with small connection pools; each send takes the least busy one.
+    """HTTP clients of one connection each; a send takes a free one, preferably one whose
+    connection already goes to the same origin (scheme, host and port).
 
     httpcore looks at every connection of a pool on each request and response (a poll() on
     each idle one), so one pool of 64 connections spent more CPU choosing a connection than
-    sending; with pools of 8, 64 sends at a time cost little more than 8.
+    sending, and pools of 8 still an eighth of a delivery's CPU. With one connection per
+    client it has nothing to choose: which connection a send reuses is decided here, in
+    constant time, and a free connection to the same origin is always the one reused.
     """
 
     def __init__(self, concurrency: int, transport: httpx.AsyncBaseTransport | None) -> None:
-        count = 1 if transport else -(-concurrency // CONNECTIONS_PER_POOL)
-        limits = httpx.Limits(max_connections=-(-concurrency // count))
         tls = httpx.create_ssl_context()  # made once: each one loads the CA bundle (~40 ms)
-        self._busy = {
-            httpx.AsyncClient(
+
+        def client(connections: int) -> httpx.AsyncClient:
+            return httpx.AsyncClient(
                 transport=transport,
-                limits=limits,
+                limits=httpx.Limits(max_connections=connections),
                 follow_redirects=False,
                 verify=tls,
                 # No proxy from the environment: a send must reach the address the SSRF guard
                 # checked, not whatever a proxy would connect to.
                 trust_env=False,
-            ): 0
-            for _ in range(count)
-        }
+            )
+
+        # An injected transport (tests) has no connections: one client carries every send.
+        self._shared = client(concurrency) if transport else None
+        self._all = [] if transport else [client(1) for _ in range(concurrency)]
+        # The free clients by the origin their connection goes to ("": none yet); a key is
+        # removed when its list empties, so any key has a free client.
+        self._free: dict[str, list[httpx.AsyncClient]] = {"": list(self._all)} if self._all else {}
 
     @contextlib.asynccontextmanager
-    async def take(self) -> AsyncIterator[httpx.AsyncClient]:
-        # With at most `concurrency` sends at once, the least busy pool has a free connection.
-        client = min(self._busy, key=self._busy.__getitem__)
-        self._busy[client] += 1
+    async def take(self, origin: str) -> AsyncIterator[httpx.AsyncClient]:
+        if self._shared is not None:
+            yield self._shared
+            return
+        # With at most `concurrency` sends at once, some client is free: one connected to
+        # `origin` if there is one, else an unused one, else one connected elsewhere (which
+        # closes that connection and opens one to `origin`).
+        key = (
+            origin if origin in self._free else ("" if "" in self._free else next(iter(self._free)))
+        )
+        free = self._free[key]
+        client = free.pop()
+        if not free:
+            del self._free[key]
         try:
             yield client
         finally:
-            self._busy[client] -= 1
+            self._free.setdefault(origin, []).append(client)
 
     async def aclose(self) -> None:
-        for client in self._busy:
+        for client in [*self._all, *([self._shared] if self._shared else [])]:
             await client.aclose()
+
+
+def _origin(url: str) -> str:
+    """`scheme://host:port` of an http(s) URL, cheaply: which connection a send may reuse."""
+    return "/".join(url.split("/", 3)[:3])
 
 
 class Dispatcher:
@@ -89,10 +111,16 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(config.concurrency)
         self._results: asyncio.Queue[tuple[Message, Attempt]] = asyncio.Queue()
+        self._lingering: list[tuple[Message, Attempt]] = []  # taken by the settler, not written
         self._sending: dict[asyncio.Task[None], str] = {}  # each send and its message id
         self._tasks: list[asyncio.Task[None]] = []
         self._clients: _Clients | None = None
         self._stopping = False
+        # The last claim took all it had room for (or had none): more may be due, so each
+        # finished send wakes the claimer. Otherwise new messages wake it (poke, NOTIFY) and
+        # retries come with the poll; a claim after each lone send would find nothing, and on
+        # SQLite an empty claim costs more CPU (~1.3 ms) than the send did.
+        self._more = False
 
     def poke(self) -> None:
         self._wake.set()
@@ -154,14 +182,15 @@ class Dispatcher:
                 task = asyncio.create_task(self._deliver(out))
                 self._sending[task] = out.message.id
                 task.add_done_callback(self._forget)
-            if len(claimed) < free or free <= 0:
+            self._more = free <= 0 or len(claimed) >= free
+            if not self._more or free <= 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._config.poll_interval)
 
     async def _deliver(self, out: Outgoing) -> None:
         try:
             assert self._clients is not None
-            async with self._clients.take() as client:
+            async with self._clients.take(_origin(out.message.url)) as client:
                 attempt = await send(
                     client,
                     out,
@@ -172,15 +201,22 @@ class Dispatcher:
             self._results.put_nowait((out.message, attempt))
         finally:
             self._slots.release()
-            self._wake.set()  # a slot is free: look for more work
+            if self._more:
+                self._wake.set()  # a slot is free: look for more work
 
     async def _settle_loop(self) -> None:
         while True:
-            first = await self._results.get()
-            await self._settle([first, *self._take_ready()])
+            self._lingering.append(await self._results.get())
+            # A transaction for several results costs little more than for one: when sends
+            # finish one by one, let the next few finish before writing (the messages stay
+            # claimed meanwhile, so none is sent again).
+            await asyncio.sleep(SETTLE_LINGER)
+            batch = self._take_ready()
+            if batch:
+                await self._settle(batch)
 
     def _take_ready(self) -> list[tuple[Message, Attempt]]:
-        ready = []
+        ready, self._lingering = self._lingering, []
         while not self._results.empty():
             ready.append(self._results.get_nowait())
         return ready

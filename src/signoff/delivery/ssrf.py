@@ -55,10 +55,17 @@ async def resolve(url: str, *, allow_private: bool) -> Target:
     host = parts.hostname
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise UnsafeURL(f"cannot resolve {host}: {exc.strerror or exc}") from None
-    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+        # An address needs no lookup, and a lookup is a hand-off to a thread (on asyncio's own
+        # loop a tenth of a delivery's CPU); other spellings, such as `127.1`, are looked up.
+        addresses: list[Address] = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
+        except OSError as exc:
+            raise UnsafeURL(f"cannot resolve {host}: {exc.strerror or exc}") from None
+        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
     if not allow_private:
         for ip in addresses:
             why = _refused(ip)
