@@ -1,8 +1,11 @@
 """Webhook benchmarks: decision -> receiver latency at 100 decisions/s, and deliveries per second.
 
     .venv-bench/bin/python bench/webhooks.py                 # SQLite: about 2 minutes
-    .venv-bench/bin/python bench/webhooks.py --quick         # a sanity run, under a minute
+    .venv-bench/bin/python bench/webhooks.py --quick         # a sanity run: about 1 minute
     .venv-bench/bin/python bench/webhooks.py --postgres-url postgresql://postgres@127.0.0.1/test
+                                                             # SQLite, then PostgreSQL: about 4
+
+Each phase first waits (up to 20 s) for the machine to be idle; the JSON keeps the load seen.
 
 `signoff serve` and `signoff worker` run in their own processes (servers.py); this process is
 both the load generator and the webhook receiver, so one monotonic clock times both ends. The
@@ -635,7 +638,12 @@ async def baseline(receiver: Receiver, plan: Plan, layout: str) -> dict[str, Any
     proc = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--baseline-client", json.dumps(spec), stdout=PIPE
     )
-    out, _ = await asyncio.wait_for(proc.communicate(), plan.baseline_seconds + 60)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), plan.baseline_seconds + 60)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
     wall = time.perf_counter() - t0
     result: dict[str, Any] = json.loads(out)
     result.update(
@@ -862,7 +870,7 @@ def print_table(rows: list[Row]) -> None:
 
 
 def _git(*args: str) -> str:
-    found = subprocess.run(["git", *args], capture_output=True, text=True, cwd=servers.BENCH)
+    found = subprocess.run(["git", *args], capture_output=True, text=True, cwd=servers.BENCH.parent)
     return found.stdout.strip()
 
 
