@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -92,6 +93,36 @@ class Conn:
         if status != expect:
             raise HTTPError(status, data, f"{method} {path}")
         return json.loads(data) if data else None
+
+
+@dataclass
+class People:
+    """A reviewer (user and key) and a requester key, made through the API as a user would."""
+
+    tag: str
+    reviewer_id: str
+    reviewer_key: str
+    requester_key: str
+
+
+async def make_people(conn: Conn) -> People:
+    tag = os.urandom(3).hex()
+    user = await conn.json(
+        "POST",
+        "/v1/users",
+        {"email": f"reviewer-{tag}@example.com", "name": "Reviewer", "role": "reviewer"},
+        expect=201,
+    )
+    reviewer = await conn.json(
+        "POST",
+        "/v1/api-keys",
+        {"name": "bench reviewer", "role": "reviewer", "user_id": user["id"]},
+        expect=201,
+    )
+    requester = await conn.json(
+        "POST", "/v1/api-keys", {"name": "bench agent", "role": "requester"}, expect=201
+    )
+    return People(tag, user["id"], reviewer["key"], requester["key"])
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

@@ -37,7 +37,7 @@ import peer_langgraph
 import profile_summary
 import seed
 import servers
-from loadgen import Conn, HTTPError, Run, closed_loop, percentile
+from loadgen import Conn, HTTPError, Run, closed_loop, make_people, percentile
 
 SECTIONS = ("disk", "create", "cycles", "langgraph", "list", "postgres")
 DRAFT = {
@@ -86,28 +86,16 @@ def log(message: str) -> None:
 async def setup(server: servers.Server, admin: str, loops: int = 1, mine: int = 1) -> Signoff:
     """A reviewer user and key, a requester key and `loops` loops; the reviewer is in `mine`."""
     conn = Conn(servers.HOST, server.port, admin)
-    tag = os.urandom(3).hex()
-    user = await conn.json(
-        "POST",
-        "/v1/users",
-        {"email": f"reviewer-{tag}@example.com", "name": "Reviewer", "role": "reviewer"},
-        expect=201,
-    )
-    reviewer = await conn.json(
-        "POST",
-        "/v1/api-keys",
-        {"name": "bench reviewer", "role": "reviewer", "user_id": user["id"]},
-        expect=201,
-    )
-    requester = await conn.json(
-        "POST", "/v1/api-keys", {"name": "bench agent", "role": "requester"}, expect=201
-    )
+    people = await make_people(conn)
     loop_ids = []
     for i in range(loops):
-        body = {"name": f"bench {tag} {i}", "reviewers": [user["id"]] if i < mine else []}
+        reviewers = [people.reviewer_id] if i < mine else []
+        body = {"name": f"bench {people.tag} {i}", "reviewers": reviewers}
         loop_ids.append((await conn.json("POST", "/v1/loops", body, expect=201))["id"])
     await conn.close()
-    return Signoff(server, admin, requester["key"], reviewer["key"], user["id"], loop_ids)
+    return Signoff(
+        server, admin, people.requester_key, people.reviewer_key, people.reviewer_id, loop_ids
+    )
 
 
 async def measured(server: servers.Server, work: Awaitable[Run]) -> dict[str, Any]:

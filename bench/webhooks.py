@@ -39,7 +39,7 @@ import uvloop
 
 import profile_summary
 import servers
-from loadgen import Conn, HTTPError, percentile
+from loadgen import Conn, HTTPError, make_people, percentile
 
 DRAFT = {
     "title": "Refund for order 4411",
@@ -257,27 +257,11 @@ class App:
 async def setup(server: servers.Server, admin: str) -> App:
     """A reviewer (user and key), a requester key, and a loop the reviewer decides alone."""
     conn = Conn(servers.HOST, server.port, admin)
-    tag = os.urandom(3).hex()
-    user = await conn.json(
-        "POST",
-        "/v1/users",
-        {"email": f"reviewer-{tag}@example.com", "name": "Reviewer", "role": "reviewer"},
-        expect=201,
-    )
-    reviewer = await conn.json(
-        "POST",
-        "/v1/api-keys",
-        {"name": "bench reviewer", "role": "reviewer", "user_id": user["id"]},
-        expect=201,
-    )
-    requester = await conn.json(
-        "POST", "/v1/api-keys", {"name": "bench agent", "role": "requester"}, expect=201
-    )
-    loop = await conn.json(
-        "POST", "/v1/loops", {"name": f"webhooks {tag}", "reviewers": [user["id"]]}, expect=201
-    )
+    people = await make_people(conn)
+    body = {"name": f"webhooks {people.tag}", "reviewers": [people.reviewer_id]}
+    loop = await conn.json("POST", "/v1/loops", body, expect=201)
     await conn.close()
-    return App(server.port, admin, requester["key"], reviewer["key"], loop["id"])
+    return App(server.port, admin, people.requester_key, people.reviewer_key, loop["id"])
 
 
 async def subscribe(app: App, url: str, events: list[str]) -> str:
