@@ -17,6 +17,7 @@ from .delivery import ssrf
 from .delivery.dispatcher import Dispatcher, DispatcherConfig
 from .service.context import Context, Limits, Sealer
 from .service.deliveries import Policy
+from .service.watch import EventWatcher
 from .store import notify
 from .store.db import Database
 
@@ -44,8 +45,9 @@ class Runtime:
     async def running(self, *, workers: bool | None = None) -> AsyncIterator[Context]:
         """Start the background parts; stop them and close the database on the way out.
 
-        Every process listens for PostgreSQL notifications (long-polls, event streams); the
-        workers (sealer, dispatcher) run where `workers` says.
+        Every process listens for PostgreSQL notifications, or on SQLite watches the event log
+        for other processes' writes (long-polls, event streams); the workers (sealer,
+        dispatcher) run where `workers` says.
         """
         workers = self.settings.workers if workers is None else workers
         tasks: list[asyncio.Task[None]] = []
@@ -70,6 +72,9 @@ class Runtime:
             if workers:
                 self.ctx.sealer = Sealer(self.ctx)
                 self.ctx.sealer.start()
+        if self.ctx.db.is_sqlite and self.settings.sqlite_watch_seconds > 0:
+            self.ctx.watcher = EventWatcher(self.ctx, self.settings.sqlite_watch_seconds)
+            await self.ctx.watcher.start()
         if workers:
             dispatcher = Dispatcher(self.ctx, dispatcher_config(self.settings))
             dispatcher.start()
@@ -78,6 +83,9 @@ class Runtime:
         finally:
             if dispatcher:
                 await dispatcher.stop()
+            if self.ctx.watcher:
+                await self.ctx.watcher.stop()
+                self.ctx.watcher = None
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         default=72, description="An endpoint whose every delivery fails this long is disabled."
     )
     webhook_concurrency: int = Field(default=64, description="Deliveries in flight per process.")
+    sqlite_watch_seconds: float = Field(
+        default=0.25,
+        ge=0,
+        description="On SQLite, how often a process looks for events other processes wrote "
+        "(a CLI decision, a `signoff worker`) to wake its long-polls and event streams; "
+        "0 turns this off.",
+    )
     workers: bool = Field(
         default=True,
         description="Run the dispatcher (and sealer) inside `signoff serve`; false when "

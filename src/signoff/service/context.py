@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..domain.model import NewEvent, Request
 from ..store import events as event_store
@@ -20,6 +20,9 @@ from ..store.notify import (
 )
 from .notifier import Notifier
 from .outbox import fan_out
+
+if TYPE_CHECKING:
+    from .watch import EventWatcher
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
@@ -48,6 +51,8 @@ class Context:
     limits: Limits = field(default_factory=Limits)
     notifier: Notifier = field(default_factory=Notifier)
     sealer: Sealer | None = None
+    # On SQLite, what wakes this process for other processes' writes (service/watch.py).
+    watcher: EventWatcher | None = None
     # Set by the dispatcher when it runs in this process, so that it sends at once.
     wake_dispatcher: Callable[[], None] = lambda: None
     # How outgoing URLs are checked (SSRF); app.py wires delivery/ssrf.py in.
@@ -94,18 +99,26 @@ class Tx:
 @asynccontextmanager
 async def transaction(ctx: Context) -> AsyncIterator[Tx]:
     """Run a use case's writes, its events and its notifications as one transaction."""
-    async with ctx.db.write() as conn:
-        tx = Tx(conn, ctx.clock())
-        yield tx
-        # Writers are serialized on SQLite already: linking the chain as the events are written
-        # costs no extra waiting. On PostgreSQL the Sealer links them after commit.
-        ids = await event_store.insert_events(conn, tx.events, tx.now, sealed=ctx.db.is_sqlite)
-        queued = await fan_out(conn, tx.now, list(zip(ids, tx.events, strict=True)))
-        if not ctx.db.is_sqlite:
-            for request_id in tx.changed_requests:
-                await notify_request_changed(conn, request_id)
-            if queued or tx.wake:
-                await notify_messages_queued(conn)  # `signoff worker`s elsewhere send at once
+    ids: list[str] = []
+    try:
+        async with ctx.db.write() as conn:
+            tx = Tx(conn, ctx.clock())
+            yield tx
+            # Writers are serialized on SQLite already: linking the chain as the events are
+            # written costs no extra waiting. On PostgreSQL the Sealer links them after commit.
+            ids = await event_store.insert_events(conn, tx.events, tx.now, sealed=ctx.db.is_sqlite)
+            if ctx.watcher is not None:
+                ctx.watcher.expect(ids)  # announced below; the watcher must not do it again
+            queued = await fan_out(conn, tx.now, list(zip(ids, tx.events, strict=True)))
+            if not ctx.db.is_sqlite:
+                for request_id in tx.changed_requests:
+                    await notify_request_changed(conn, request_id)
+                if queued or tx.wake:
+                    await notify_messages_queued(conn)  # `signoff worker`s elsewhere send at once
+    except BaseException:
+        if ctx.watcher is not None:
+            ctx.watcher.forget(ids)
+        raise
     for request_id in tx.changed_requests:
         ctx.notifier.publish(request_id)
     if queued or tx.wake:

@@ -73,6 +73,16 @@ async def get_loop(ctx: Context, loop_id: str) -> Loop:
         return await _get(conn, loop_id)
 
 
+async def find_loop(ctx: Context, ref: str) -> Loop:
+    """A live loop by its id (`loop_…`) or its name."""
+    async with ctx.db.read() as conn:
+        loop = await store.get_loop(conn, ref) if ref.startswith("loop_") else None
+        loop = loop or await store.get_loop_by_name(conn, ref)
+    if loop is None:
+        raise NotFound(f"no loop with id or name {ref!r}")
+    return loop
+
+
 async def list_loops(
     ctx: Context, after: str | None, limit: int, reviewer: str | None = None
 ) -> list[Loop]:

@@ -11,7 +11,7 @@ from ..errors import Conflict, NotFound
 from ..store import loops as loop_store
 from ..store import requests as store
 from .context import Context, transaction
-from .requests import _leave_pending, _load
+from .requests import _leave_pending, _load, check_can_read
 from .views import decision_snapshot, vote_snapshot
 
 
@@ -87,3 +87,11 @@ async def vote(
                 request=request,
             )
     return request, verdict, cast
+
+
+async def list_votes(ctx: Context, actor: Principal, request_id: str) -> list[Vote]:
+    """Every vote on the request, voided ones too (`voided_at` set), in the order cast."""
+    async with ctx.db.read() as conn:
+        request = await _load(conn, request_id)
+        await check_can_read(conn, actor, request)
+        return await store.all_votes(conn, request_id)

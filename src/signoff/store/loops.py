@@ -69,6 +69,11 @@ async def get_loop(conn: Conn, loop_id: str, *, reviewers: bool = True) -> Loop 
     return _loop(row, (await _reviewers_of(conn, [loop_id]))[loop_id] if reviewers else [])
 
 
+async def get_loop_by_name(conn: Conn, name: str) -> Loop | None:
+    row = (await conn.execute(sa.select(loops.c.id).where(loops.c.name == name, _LIVE))).first()
+    return await get_loop(conn, row.id) if row else None
+
+
 async def name_taken(conn: Conn, name: str, other_than: str | None = None) -> bool:
     query = sa.select(loops.c.id).where(loops.c.name == name, _LIVE)
     if other_than:

@@ -23,7 +23,7 @@ from ..domain.model import (
 from ..domain.responses import spec_from_json
 from ._rows import utc, utc_or_none
 from .db import Conn
-from .tables import requests, votes
+from .tables import loops, requests, votes
 
 # Every column but the callback's credentials: nothing that answers a caller reads those.
 _PUBLIC = [c for c in requests.c if c.name != "callback_auth"]
@@ -178,3 +178,38 @@ async def void_votes(conn: Conn, request_id: str, now: datetime) -> int:
         .values(voided_at=now)
     )
     return result.rowcount
+
+
+async def list_decided(
+    conn: Conn, loop_id: str | None, since: datetime | None, after: str | None, limit: int
+) -> list[tuple[Request, str]]:
+    """Completed requests (they carry a decision) with their loop's name, oldest first, ids
+    above `after`; `since` bounds their completion time. For exports, a page at a time."""
+    query = (
+        sa.select(*_PUBLIC, loops.c.name.label("loop_name"))
+        .join(loops, loops.c.id == requests.c.loop_id)
+        .where(requests.c.status == Status.completed.value)
+        .order_by(requests.c.id)
+        .limit(limit)
+    )
+    if loop_id:
+        query = query.where(requests.c.loop_id == loop_id)
+    if since:
+        query = query.where(requests.c.completed_at >= since)
+    if after:
+        query = query.where(requests.c.id > after)
+    return [(_request(r), r.loop_name) for r in await conn.execute(query)]
+
+
+async def live_votes_of(conn: Conn, request_ids: list[str]) -> dict[str, list[Vote]]:
+    """The votes that count (not voided) of each request, in the order they were cast."""
+    found: dict[str, list[Vote]] = {i: [] for i in request_ids}
+    if request_ids:
+        rows = await conn.execute(
+            sa.select(votes)
+            .where(votes.c.request_id.in_(request_ids), votes.c.voided_at.is_(None))
+            .order_by(votes.c.id)
+        )
+        for row in rows:
+            found[row.request_id].append(_vote(row))
+    return found

@@ -127,13 +127,19 @@ class SQLite:
                 yield InlineConnection(batch.conn)
             except BaseException:
                 savepoint.rollback()
+                # The batch still holds SQLite's write lock: end it soon even if no other
+                # writer comes, or other processes (a CLI, a worker) would wait for it.
+                self._end_batch_soon()
                 raise
             savepoint.commit()
             durable = asyncio.get_running_loop().create_future()
             batch.waiters.append(durable)
-            if self._committer is None:
-                self._committer = asyncio.create_task(self._commit())
+            self._end_batch_soon()
         await durable
+
+    def _end_batch_soon(self) -> None:
+        if self._committer is None:
+            self._committer = asyncio.create_task(self._commit())
 
     async def _commit(self) -> None:
         async with self._lock:

@@ -1,52 +1,24 @@
-"""`signoff …`: parse, call a service, print. Exit codes: 0 ok, 1 failed check, 2 usage error."""
+"""`signoff …`: parse, call a service, print. Exit codes: 0 ok, 1 failed or refused, 2 usage error.
+
+Errors are one line on stderr, `error: …`; list and show commands take `--json` for scripts.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from .config import Settings
-from .domain.model import Principal, Role
-from .errors import SignoffError
+from ..domain.model import Role
+from ..errors import SignoffError
+from ._common import CLI, make_data_dir, settings
+from ._common import run as _run
 
-T = TypeVar("T")
-CLI = Principal(role=Role.admin, name="cli")
-
-
-def _settings() -> Settings:
-    return Settings()
-
-
-def _run(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Migrate, then run `work(ctx)` in an event loop; errors become a message and exit 1."""
-    from .app import build_context
-    from .store.migrate import upgrade
-
-    _make_data_dir(settings)
-    upgrade(settings.resolved_database_url())
-
-    async def main() -> T:
-        ctx = build_context(settings, "http://127.0.0.1:8000")
-        try:
-            return await work(ctx)
-        finally:
-            await ctx.db.dispose()
-
-    try:
-        return asyncio.run(main())
-    except SignoffError as exc:
-        click.echo(f"error: {exc.detail}", err=True)
-        sys.exit(1)
-
-
-def _make_data_dir(settings: Settings) -> None:
-    # Only its owner reads the database: it holds the content people review.
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+_settings = settings
+_make_data_dir = make_data_dir
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,8 +33,8 @@ def serve(host: str, port: int) -> None:
     """Migrate the database, then serve the API (and, on first start, print an admin key)."""
     import uvicorn
 
-    from .app import build_app
-    from .service.users import create_first_admin_key
+    from ..app import build_app
+    from ..service.users import create_first_admin_key
 
     settings = _settings()
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -113,8 +85,8 @@ def worker() -> None:
     """
     import signal
 
-    from .app import Runtime, build_context
-    from .store.migrate import upgrade
+    from ..app import Runtime, build_context
+    from ..store.migrate import upgrade
 
     settings = _settings()
     _make_data_dir(settings)
@@ -136,7 +108,7 @@ def worker() -> None:
 @main.command()
 def migrate() -> None:
     """Bring the database schema up to date (serve does this too)."""
-    from .store.migrate import head_revision, upgrade
+    from ..store.migrate import head_revision, upgrade
 
     settings = _settings()
     _make_data_dir(settings)
@@ -155,7 +127,7 @@ def keys() -> None:
 @click.option("--name", default=None, help="A name to recognise the key by.")
 def keys_create(role: str, email: str | None, name: str | None) -> None:
     """Create a key and print only the key on stdout, for scripts."""
-    from .service import users
+    from ..service import users
 
     async def work(ctx: Any) -> str:
         user_id = None
@@ -173,7 +145,7 @@ def keys_create(role: str, email: str | None, name: str | None) -> None:
 @keys.command("list")
 def keys_list() -> None:
     """List keys (never their secrets)."""
-    from .service import users
+    from ..service import users
 
     async def work(ctx: Any) -> None:
         for key in await users.list_keys(ctx, None, 10_000):
@@ -187,7 +159,7 @@ def keys_list() -> None:
 @click.argument("key_id")
 def keys_revoke(key_id: str) -> None:
     """Revoke a key by its id (key_…)."""
-    from .service import users
+    from ..service import users
 
     async def work(ctx: Any) -> None:
         await users.revoke_key(ctx, CLI, key_id)
@@ -204,7 +176,7 @@ def audit() -> None:
 @audit.command("verify")
 def audit_verify() -> None:
     """Verify the event chain; names the first broken link and prints the head hash."""
-    from .service.events import verify_chain
+    from ..service.events import verify_chain
 
     verdict, unsealed = _run(_settings(), verify_chain)
     if verdict.ok:
@@ -219,3 +191,13 @@ def audit_verify() -> None:
     if unsealed:
         click.echo(f"{unsealed} events are not sealed into the chain yet")
     sys.exit(0 if verdict.ok else 1)
+
+
+def _register() -> None:
+    from . import demo, export, loops, people, requests
+
+    for command in (people.users, loops.loops, requests.requests, export.export, demo.demo):
+        main.add_command(command)
+
+
+_register()
