@@ -12,6 +12,9 @@ this process. When the decision arrives (signed: the receiver checks it with
   (`previous_request_id`), so the reviewer sees the rounds side by side;
 - after `--max-rounds` rounds without approval the crew stops.
 
+Webhooks are delivered at least once, but a receiver can be down or out of reach: after
+`--recheck` seconds without one, the crew reads the decision from the API instead.
+
 CrewAI itself is not needed: `Agent`, `Task` and `Crew` below have its shape, and
 `Agent.perform` is where a model call goes. With CrewAI, call `HumanReview.until_approved`
 from your own loop around `task.execute_sync`. (Without webhooks, `signoff.review_until_approved`
@@ -134,19 +137,19 @@ class Inbox:
             self.decisions[data["request_id"]] = data
             self.arrived.notify_all()
 
-    def wait(self, request_id: str) -> dict[str, Any]:
-        """The decision on `request_id`, once its webhook arrived."""
+    def wait(self, request_id: str, timeout: float) -> dict[str, Any] | None:
+        """The decision on `request_id` once its webhook arrived; None after `timeout` s."""
         with self.arrived:
-            self.arrived.wait_for(lambda: request_id in self.decisions)
-            return self.decisions[request_id]
+            self.arrived.wait_for(lambda: request_id in self.decisions, timeout)
+            return self.decisions.get(request_id)
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
 
 
-class RoundsExhausted(Exception):
-    pass
+class ReviewEnded(Exception):
+    """The review ended without approval: out of rounds, timed out or cancelled."""
 
 
 @dataclass
@@ -156,7 +159,25 @@ class HumanReview:
     inbox: Inbox
     callback_url: str
     max_rounds: int = 3
+    recheck: float = 60.0  # seconds without a webhook before asking Signoff directly
     rounds: list[str] = field(default_factory=list)  # every request made, oldest first
+
+    def decision_on(self, request_id: str) -> dict[str, Any]:
+        """The decision, from its webhook. Every `recheck` seconds without one, ask Signoff
+        itself: a receiver that was down or unreachable must not leave the crew hanging."""
+        while True:
+            heard = self.inbox.wait(request_id, self.recheck)
+            if heard is not None:
+                return heard
+            answer = self.signoff.get_response(request_id)
+            if not answer.pending:
+                print(f"no webhook for {request_id}: read the decision from the API", flush=True)
+                return {
+                    "status": answer.status,
+                    "decision": answer.decision,
+                    "feedback": answer.feedback,
+                    "content": answer.content,
+                }
 
     def until_approved(self, task: Task, context: Mapping[str, Any]) -> str:
         """Do `task` and ask for review until a reviewer approves; answers the approved
@@ -177,13 +198,15 @@ class HumanReview:
             )
             self.rounds.append(request.id)
             print(f"[{task.agent.role}] round {round_}: in review as {request.id}", flush=True)
-            decision = self.inbox.wait(request.id)
+            decision = self.decision_on(request.id)
             print(f"[{task.agent.role}] round {round_}: {decision['decision']}", flush=True)
             if decision["decision"] == "approved":
                 return str(decision["content"])
+            if decision["decision"] is None:  # timed out or cancelled: nobody asked for more
+                raise ReviewEnded(f"{task.name}: review {decision['status']}")
             notes.append(decision["feedback"])
             previous = request.id
-        raise RoundsExhausted(f"{task.name}: not approved after {self.max_rounds} rounds")
+        raise ReviewEnded(f"{task.name}: not approved after {self.max_rounds} rounds")
 
 
 def main(argv: list[str]) -> int:
@@ -194,6 +217,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--max-rounds", type=int, default=3)
     parser.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT of the receiver")
     parser.add_argument("--public-url", help="where the Signoff server reaches the receiver")
+    parser.add_argument(
+        "--recheck", type=float, default=60.0, help="seconds without a webhook before asking"
+    )
     args = parser.parse_args(argv)
     host, port = args.listen.rsplit(":", 1)
 
@@ -208,6 +234,7 @@ def main(argv: list[str]) -> int:
             inbox,
             args.public_url or inbox.url,
             args.max_rounds,
+            args.recheck,
         )
         crew = Crew(
             [
@@ -218,7 +245,7 @@ def main(argv: list[str]) -> int:
         )
         try:
             delivered = crew.kickoff({"customer": args.customer, "issue": args.issue})
-        except RoundsExhausted as out:
+        except ReviewEnded as out:
             print(f"crew stopped: {out}", flush=True)
             return 1
         finally:

@@ -106,7 +106,8 @@ def refund(state: Refund) -> Refund:
 
 def give_up(state: Refund) -> Refund:
     decision = state["decision"]
-    return {"outcome": f"not refunded: {decision['decision']}: {decision['feedback']}"}
+    ended = decision["decision"] or decision["status"]
+    return {"outcome": f"not refunded: {ended}: {decision['feedback']}"}
 
 
 def build(signoff: Client, checkpointer: SqliteSaver) -> CompiledStateGraph[Any, Any, Any, Any]:
@@ -127,6 +128,7 @@ def as_resume(decision: Decision) -> dict[str, Any]:
     """What the graph resumes with: plain JSON, as the checkpoint stores it."""
     return {
         "request_id": decision.request_id,
+        "status": decision.status,  # completed, or timed_out / cancelled (decision None)
         "decision": decision.decision,
         "feedback": decision.feedback,
         "content": decision.content,

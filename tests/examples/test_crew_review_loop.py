@@ -9,7 +9,7 @@ import time
 import httpx
 
 from signoff.client import Client, Loop
-from tests.client.support import pending_in
+from tests.client.support import free_port, pending_in
 
 from .support import Example, Running
 
@@ -84,3 +84,21 @@ def test_a_forged_webhook_is_refused_and_the_round_limit_stops_the_crew(
     lines = crew.finish(status=1).splitlines()
     assert lines[-1] == "crew stopped: draft_reply: not approved after 2 rounds"
     assert not any("delivered" in line for line in lines)
+
+
+def test_without_a_webhook_it_reads_the_decision_from_the_api(
+    example: Example, reviewer: Client, loop: Loop
+) -> None:
+    """A receiver Signoff cannot reach (here: a callback URL where nothing listens)."""
+    unreachable = f"http://127.0.0.1:{free_port()}/nobody"
+    crew = start(example, loop, "--public-url", unreachable, "--recheck", "0.5")
+    request = pending_in(reviewer, loop.id)
+    assert request.callback is not None and request.callback["url"] == unreachable
+    reviewer.decide(request.id, "approve")
+
+    lines = crew.finish().splitlines()
+    assert f"no webhook for {request.id}: read the decision from the API" in lines
+    assert json.loads(lines[-1]) == {
+        "crew_output": f"sent to Bob: {FIRST_DRAFT}",
+        "rounds": [request.id],
+    }
