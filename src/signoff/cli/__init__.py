@@ -122,8 +122,18 @@ def keys() -> None:
 
 
 @keys.command("create")
-@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
-@click.option("--user", "email", help="Email of the user the key acts for (needed for reviewer).")
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    required=True,
+    help="admin: everything; requester: create and read requests; reviewer: decide them.",
+)
+@click.option(
+    "--user",
+    "email",
+    metavar="EMAIL",
+    help="Email of the user the key acts for (needed for reviewer).",
+)
 @click.option("--name", default=None, help="A name to recognise the key by.")
 def keys_create(role: str, email: str | None, name: str | None) -> None:
     """Create a key and print only the key on stdout, for scripts."""

@@ -3,9 +3,10 @@
 On PostgreSQL, LISTEN/NOTIFY tells every process what changed (store/notify.py). SQLite has no
 such channel, so a decision made by `signoff requests approve`, or by a `signoff worker` beside
 `signoff serve`, would reach a waiting long-poll only when it timed out. The watcher closes
-that gap: every `interval` seconds it reads the events sealed since it last looked (one range
-scan of the `seq` index, which finds nothing when nothing happened) and, for those this process
-did not write itself, wakes the request's waiters, the event streams and the dispatcher.
+that gap: every `interval` seconds it asks SQLite whether anything committed since (`PRAGMA
+data_version`, microseconds, no table read); if so, it reads the events sealed since it last
+looked (a range scan of the `seq` index) and, for those this process did not write itself,
+wakes the request's waiters, the event streams and the dispatcher.
 
 Every event is sealed as its transaction writes it on SQLite (service/context.py), so the
 sealed sequence is everything that committed. A process's own events are announced by its
@@ -33,6 +34,7 @@ class EventWatcher:
         self._mine: set[str] = set()
         self._after = 0
         self._task: asyncio.Task[None] | None = None
+        self._probe = ctx.db.change_probe()
 
     def expect(self, event_ids: Iterable[str]) -> None:
         """Events this process is writing: announced by their own transaction, not again here."""
@@ -53,11 +55,15 @@ class EventWatcher:
             with suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._probe is not None:
+            self._probe.close()
 
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
             try:
+                if self._probe is not None and not self._probe.changed():
+                    continue
                 while await self.look() == BATCH:
                     pass
             except Exception:

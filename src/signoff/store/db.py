@@ -15,9 +15,9 @@ from contextlib import asynccontextmanager
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from .sqlite import SQLITE_PRAGMAS, InlineConnection, SQLite
+from .sqlite import SQLITE_PRAGMAS, ChangeProbe, InlineConnection, SQLite
 
-__all__ = ["SQLITE_PRAGMAS", "Conn", "Database", "async_url", "sync_url"]
+__all__ = ["SQLITE_PRAGMAS", "ChangeProbe", "Conn", "Database", "async_url", "sync_url"]
 
 
 def async_url(url: str) -> str:
@@ -75,6 +75,10 @@ class Database:
         assert self._sqlite is not None
         async with self._sqlite.read() as inline:
             yield inline
+
+    def change_probe(self) -> ChangeProbe | None:
+        """On SQLite, a cheap way to tell that something committed since the last look."""
+        return ChangeProbe(self._sqlite.path) if self._sqlite is not None else None
 
     async def dispose(self) -> None:
         if self._engine is not None:
