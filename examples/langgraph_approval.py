@@ -64,12 +64,17 @@ def draft(state: Refund) -> Refund:
     return {"draft": note, "round": state.get("round", 0) + 1}
 
 
-def reviewer(signoff: Client) -> Any:
-    def review(state: Refund, config: RunnableConfig) -> Refund:
+class Review:
+    """The approval node: asks Signoff, then pauses the graph until the runner resumes it."""
+
+    def __init__(self, signoff: Client) -> None:
+        self.signoff = signoff
+
+    def __call__(self, state: Refund, config: RunnableConfig) -> Refund:
         thread = config["configurable"]["thread_id"]
         earlier = state.get("request_ids", [])
-        request = signoff.create_request(
-            signoff.find_loop(state["loop"]).id,
+        request = self.signoff.create_request(
+            self.signoff.find_loop(state["loop"]).id,
             state["draft"],
             title=f"Refund ${state['amount']} on order {state['order']}",
             metadata={"order": state["order"], "thread_id": thread, "round": state["round"]},
@@ -85,8 +90,6 @@ def reviewer(signoff: Client) -> Any:
         if decision["decision"] == "needs_changes":
             update["feedback"] = [*state.get("feedback", []), decision["feedback"]]
         return update
-
-    return review
 
 
 def after_review(state: Refund) -> str:
@@ -113,7 +116,7 @@ def give_up(state: Refund) -> Refund:
 def build(signoff: Client, checkpointer: SqliteSaver) -> CompiledStateGraph[Any, Any, Any, Any]:
     graph = StateGraph(Refund)
     graph.add_node("draft", draft)
-    graph.add_node("review", reviewer(signoff))
+    graph.add_node("review", Review(signoff))
     graph.add_node("refund", refund)
     graph.add_node("give_up", give_up)
     graph.add_edge(START, "draft")
