@@ -9,7 +9,9 @@
 pause is written to a SQLite checkpoint file. The runner (`run` below) then waits on Signoff
 and resumes the thread with `Command(resume=decision)`. Kill the process while it waits and
 start it again with the same thread id: the runner finds the interrupted thread in the
-checkpoint file and waits on the same request.
+checkpoint file and waits on the same request. (A service that cannot block on `wait` can
+resume the same way from a webhook receiver: on `request.completed`, look up the thread by the
+request's `metadata.thread_id` and invoke it with `Command(resume=…)`.)
 
 Two things make the review node safe to run more than once, as LangGraph runs it: on resume,
 a node runs again from its first line, and a crash may fall between the request's creation
@@ -17,7 +19,7 @@ and the checkpoint. So the node creates its request with an Idempotency-Key made
 id and the round: every run of the node for one round finds the one request (the key must not
 be reused for other content: that is a 422).
 
-    pip install signoff langgraph langgraph-checkpoint-sqlite
+    pip install langgraph langgraph-checkpoint-sqlite      # beside Signoff itself
     export SIGNOFF_URL=http://127.0.0.1:8000 SIGNOFF_API_KEY=sk_...   # a requester key
     python examples/langgraph_approval.py --thread refund-4711 --order 4711 --amount 250
 
@@ -64,12 +66,17 @@ def draft(state: Refund) -> Refund:
     return {"draft": note, "round": state.get("round", 0) + 1}
 
 
-def reviewer(signoff: Client) -> Any:
-    def review(state: Refund, config: RunnableConfig) -> Refund:
+class Review:
+    """The approval node: asks Signoff, then pauses the graph until the runner resumes it."""
+
+    def __init__(self, signoff: Client) -> None:
+        self.signoff = signoff
+
+    def __call__(self, state: Refund, config: RunnableConfig) -> Refund:
         thread = config["configurable"]["thread_id"]
         earlier = state.get("request_ids", [])
-        request = signoff.create_request(
-            signoff.find_loop(state["loop"]).id,
+        request = self.signoff.create_request(
+            self.signoff.find_loop(state["loop"]).id,
             state["draft"],
             title=f"Refund ${state['amount']} on order {state['order']}",
             metadata={"order": state["order"], "thread_id": thread, "round": state["round"]},
@@ -85,8 +92,6 @@ def reviewer(signoff: Client) -> Any:
         if decision["decision"] == "needs_changes":
             update["feedback"] = [*state.get("feedback", []), decision["feedback"]]
         return update
-
-    return review
 
 
 def after_review(state: Refund) -> str:
@@ -113,7 +118,7 @@ def give_up(state: Refund) -> Refund:
 def build(signoff: Client, checkpointer: SqliteSaver) -> CompiledStateGraph[Any, Any, Any, Any]:
     graph = StateGraph(Refund)
     graph.add_node("draft", draft)
-    graph.add_node("review", reviewer(signoff))
+    graph.add_node("review", Review(signoff))
     graph.add_node("refund", refund)
     graph.add_node("give_up", give_up)
     graph.add_edge(START, "draft")
@@ -143,6 +148,7 @@ def run(thread: str, start: Refund, checkpoints: str) -> str:
         graph = build(signoff, saver)
         if graph.get_state(config).created_at is None:
             print(f"thread {thread}: starting", flush=True)
+            # durability="sync": the pause is on disk before this returns and we start waiting.
             graph.invoke(start, config, durability="sync")
         else:
             print(f"thread {thread}: picked up from the checkpoint", flush=True)

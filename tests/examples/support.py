@@ -10,10 +10,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from signoff.client import Client, Request
+from tests.client.support import until
 from tests.integration.server import signoff_env, stop
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-WAIT = 30.0  # the longest any bounded wait in these tests may take (a loaded CI machine)
+# The longest any bounded wait may take: an example's process imports its libraries first
+# (LangGraph's take seconds on a busy machine). Only a failure waits this long.
+WAIT = 60.0
 _runs = itertools.count()
 
 
@@ -100,3 +104,14 @@ class Example:
     def stop_all(self) -> None:
         for running in self.started:
             stop(running.process)
+
+
+def pending_in(client: Client, loop_id: str) -> Request:
+    """The one pending request of the loop, once there is one."""
+
+    def check() -> Request | None:
+        found = client.list_requests(loop_id=loop_id, status="pending").data
+        assert len(found) <= 1, found
+        return found[0] if found else None
+
+    return until(check, f"a pending request in {loop_id}", WAIT)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from signoff.client import Client, Loop, Request
-from tests.client.support import pending_in
 
-from .support import Example, Running
+from .support import Example, Running, pending_in
 
 SCRIPT = "agent_decorator.py"
 

@@ -9,9 +9,9 @@ import time
 import httpx
 
 from signoff.client import Client, Loop
-from tests.client.support import free_port, pending_in
+from tests.client.support import free_port
 
-from .support import Example, Running
+from .support import Example, Running, pending_in
 
 SCRIPT = "crew_review_loop.py"
 FIRST_DRAFT = "Dear Bob, we are sorry that the kettle arrived broken. A replacement is on its way."

@@ -22,7 +22,7 @@ from signoff.webhook_signing import new_secret, sign
 from tests.client.support import Receiver, until
 
 from .conftest import Live
-from .support import EXAMPLES
+from .support import EXAMPLES, WAIT
 
 FILES = EXAMPLES / "no_code"
 
@@ -100,7 +100,7 @@ def test_the_recipe_files_work_against_a_real_server(
         reviewer.decide(request_id, "approve", feedback="OK, refund in full.")
 
         # 3. Hear: the catching URL gets request.completed, with the fields the recipe routes on.
-        [(got_headers, got_body)] = until(lambda: receiver.received, "the webhook")
+        [(got_headers, got_body)] = until(lambda: receiver.received, "the webhook", WAIT)
         event = json.loads(got_body)
         assert keys(event) == keys(sample("request_completed.json"))
         assert event["type"] == "request.completed"
