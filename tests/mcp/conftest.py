@@ -30,7 +30,8 @@ def live(
         settings = {"data_dir": str(root / "data"), "mcp_wait_seconds": str(BOUND)}
         if request.param == "postgres":
             settings["database_url"] = stack.enter_context(empty_postgres())
-        server = stack.enter_context(serve(signoff_env(**settings), root / "logs"))
+        # A busy machine (CI beside other jobs) can take a while to start Python and migrate.
+        server = stack.enter_context(serve(signoff_env(**settings), root / "logs", timeout=120))
         key = server.first_key()
         assert key, server.stdout
         with Client(server.url, key) as admin:

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.types import CallToolResult
 
-from mcp import ClientSession, StdioServerParameters, stdio_client
 from tests.integration.server import SIGNOFF, Server
 
 # How long a tool call waits for a decision before it answers `pending`: short, so a test of

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from mcp import ClientSession
+
 from signoff.client import AsyncClient, Loop, Request
 from tests.mcp.support import BOUND, Live, connect, outcome, text
 
