@@ -60,6 +60,6 @@ async def loop(admin: AsyncClient, live: Live, request: pytest.FixtureRequest) -
     return await admin.create_loop(name, reviewers=[live.reviewer_id])
 
 
-@pytest.fixture(params=["stdio", "http"])
+@pytest.fixture(params=["stdio", "http", "http-2026"])
 def transport(request: pytest.FixtureRequest) -> str:
     return str(request.param)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp import Client, ClientSession, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.types import CallToolResult
@@ -33,11 +33,16 @@ class Live:
         return self.server.url
 
 
+Session = ClientSession | Client
+
+
 @contextlib.asynccontextmanager
 async def connect(
     transport: str, live: Live, key: str, *, errlog: Path | None = None
-) -> AsyncIterator[ClientSession]:
-    """An initialized MCP client session acting with `key`, over `transport`."""
+) -> AsyncIterator[Session]:
+    """An initialized MCP client session acting with `key`, over `transport`: `stdio`
+    (spawning `signoff mcp`), `http` (streamable HTTP, the initialize handshake of the 2025
+    protocol revisions) or `http-2026` (the sessionless 2026-07-28 revision)."""
     async with contextlib.AsyncExitStack() as stack:
         if transport == "stdio":
             params = StdioServerParameters(
@@ -54,9 +59,11 @@ async def connect(
         else:
             http = create_mcp_http_client(headers={"Authorization": f"Bearer {key}"})
             await stack.enter_async_context(http)
-            read, write = await stack.enter_async_context(
-                streamable_http_client(f"{live.url}/mcp", http_client=http)
-            )
+            streams = streamable_http_client(f"{live.url}/mcp", http_client=http)
+            if transport == "http-2026":
+                yield await stack.enter_async_context(Client(streams, mode="2026-07-28"))
+                return
+            read, write = await stack.enter_async_context(streams)
         session = await stack.enter_async_context(ClientSession(read, write))
         await session.initialize()
         yield session

@@ -58,19 +58,23 @@ async def test_http_without_a_valid_key_is_401_problem_json(
             assert problem["status"] == 401 and problem["detail"]
 
 
-async def test_http_the_official_client_is_refused_with_a_bad_key(live: Live) -> None:
+@pytest.mark.parametrize("transport", ["http", "http-2026"])
+async def test_http_the_official_client_is_refused_with_a_bad_key(
+    live: Live, transport: str
+) -> None:
     with pytest.raises(BaseException) as refused:  # the transport's task group wraps it
-        async with connect("http", live, "sk_0000_nope"):
-            pass
+        async with connect(transport, live, "sk_0000_nope") as session:
+            await session.list_tools()  # the 2026 revision sends nothing before a first call
     assert any(isinstance(error, MCPError) for error in leaves(refused.value)), refused.value
 
 
+@pytest.mark.parametrize("transport", ["http", "http-2026"])
 async def test_http_a_key_revoked_mid_session_stops_working_at_once(
-    live: Live, admin: AsyncClient, loop: Loop
+    live: Live, admin: AsyncClient, loop: Loop, transport: str
 ) -> None:
     key = await admin.create_api_key("short-lived", "requester")
     assert key.key
-    async with connect("http", live, key.key) as session:
+    async with connect(transport, live, key.key) as session:
         assert outcome(await session.call_tool("list_loops", {}))["loops"]
         await admin.revoke_api_key(key.id)
         with pytest.raises(MCPError):  # the next HTTP request is a 401

@@ -7,10 +7,8 @@ import asyncio
 import time
 from typing import Any
 
-from mcp import ClientSession
-
 from signoff.client import AsyncClient, Loop, Request
-from tests.mcp.support import BOUND, Live, connect, outcome, text
+from tests.mcp.support import BOUND, Live, Session, connect, outcome, text
 
 WAIT = 15.0  # the longest any bounded wait in these tests may take
 
@@ -27,7 +25,7 @@ async def pending_in(client: AsyncClient, loop_id: str) -> Request:
     raise AssertionError(f"no pending request in {loop_id} within {WAIT} s")
 
 
-async def ask(session: ClientSession, **arguments: Any) -> asyncio.Task[Any]:
+async def ask(session: Session, **arguments: Any) -> asyncio.Task[Any]:
     """request_approval, in flight."""
     return asyncio.create_task(session.call_tool("request_approval", arguments))
 
@@ -66,14 +64,23 @@ async def test_a_call_answers_pending_after_the_bound_then_get_decision_complete
     transport: str, live: Live, loop: Loop, admin: AsyncClient, reviewer: AsyncClient
 ) -> None:
     async with connect(transport, live, live.requester_key) as session:
+        progress: list[tuple[float, float | None, str | None]] = []
+
+        async def report(done: float, total: float | None, message: str | None) -> None:
+            progress.append((done, total, message))
+
         started = time.monotonic()
         result = await session.call_tool(
-            "request_approval", {"loop": loop.id, "content": {"deploy": "v2.1", "env": "prod"}}
+            "request_approval",
+            {"loop": loop.id, "content": {"deploy": "v2.1", "env": "prod"}},
+            progress_callback=report,
         )
         waited = time.monotonic() - started
         found = outcome(result)
         assert (found["status"], found["decision"]) == ("pending", None)
         assert waited >= BOUND - 0.5, "it waited for the bound before answering pending"
+        assert progress and all(total == BOUND for _, total, _ in progress), progress
+        assert [done for done, _, _ in progress] == sorted(done for done, _, _ in progress)
         request_id = found["request_id"]
         assert "get_decision" in found["next_step"] and request_id in text(result)
         assert found["content"] == {"deploy": "v2.1", "env": "prod"}

@@ -36,6 +36,7 @@ from ..client import (
 
 DEFAULT_WAIT_SECONDS = 50.0  # under the 60 s many MCP clients give a tool call
 PROGRESS_EVERY = 10.0  # while waiting, a progress notification this often (if asked for)
+PROGRESS_COUNT = 5  # ... or this many over the wait, if that is more often (at most each second)
 
 Connect = Callable[[Context], AbstractAsyncContextManager[AsyncClient]]
 
@@ -302,8 +303,9 @@ async def _await(
         return await client.get_response(request.id)
     start = time.monotonic()
     deadline = start + seconds
+    every = min(PROGRESS_EVERY, max(1.0, seconds / PROGRESS_COUNT))
     while True:
-        step = max(0.0, min(PROGRESS_EVERY, deadline - time.monotonic()))
+        step = max(0.0, min(every, deadline - time.monotonic()))
         try:
             return await client.wait(request.id, timeout=step)
         except WaitTimeout:
