@@ -3,6 +3,7 @@ problem+json otherwise); over stdio a bad key makes every tool call a clear tool
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -10,7 +11,7 @@ import pytest
 from mcp import MCPError
 
 from signoff.client import AsyncClient, Loop
-from tests.integration.server import run_signoff, signoff_env
+from tests.integration.server import free_port, run_signoff, signoff_env
 from tests.mcp.support import Live, connect, outcome, text
 
 
@@ -96,6 +97,13 @@ async def test_stdio_a_bad_key_makes_each_tool_call_a_clear_error(
     for answer in (result, asked):
         assert answer.is_error
         assert "Signoff refused the API key" in text(answer), text(answer)
+
+
+async def test_stdio_a_server_that_is_down_is_a_clear_error(live: Live, tmp_path: Path) -> None:
+    down = replace(live, server=replace(live.server, url=f"http://127.0.0.1:{free_port()}"))
+    async with connect("stdio", down, live.requester_key, errlog=tmp_path / "err") as session:
+        result = await session.call_tool("list_loops", {})
+    assert result.is_error and "could not be reached" in text(result), text(result)
 
 
 def test_stdio_without_url_or_key_exits_2_and_says_what_is_missing() -> None:

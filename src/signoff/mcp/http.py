@@ -50,5 +50,13 @@ class Endpoint:
         if kind.lower() != "bearer" or not key.strip():
             raise Unauthenticated("send an API key as `Authorization: Bearer <key>`")
         transport = httpx.ASGITransport(app=self._api)
-        async with AsyncClient("http://signoff", key.strip(), transport=transport, retries=0) as c:
-            yield c
+        # A few quick retries, for what the SDK retries (a 503, an identical call in flight).
+        async with AsyncClient(
+            "http://signoff",
+            key.strip(),
+            transport=transport,
+            retries=3,
+            backoff=0.1,
+            max_backoff=1.0,
+        ) as client:
+            yield client
