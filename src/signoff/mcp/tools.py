@@ -171,12 +171,15 @@ Calling again with the same arguments returns the same request (a retry never as
             "previous_request_id": previous_request_id,
         }
         async with _calling(connect, ctx) as client:
-            found = await client.find_loop(loop)
+            try:
+                found = await client.find_loop(loop)
+            except NotFound as error:
+                raise ToolError(f"{error.detail}. Call list_loops for the loops.") from error
             created = await client.create_request(
-                found.id, content, **fields, idempotency_key=_key(found.id, content, fields)
+                found.id, content, **fields, idempotency_key=_key("ask", found.id, content, fields)
             )
             decision = await _await(client, created, bound, ctx)
-        return _result(created, decision, bound)
+        return _result(created, decision)
 
     @server.tool(
         description=f"""The decision on a request made with request_approval. Waits up to
@@ -197,7 +200,7 @@ The result is as request_approval's: act only on `approved` (with the returned `
         async with _calling(connect, ctx) as client:
             request = await client.get_request(request_id)
             decision = await _await(client, request, seconds, ctx)
-        return _result(request, decision, bound)
+        return _result(request, decision)
 
     @server.tool(
         description="""The loops (review queues) you can ask in, with their names and ids; pass
@@ -253,8 +256,9 @@ cannot decide it any more. Fails if a person already decided it.""",
     ) -> Annotated[CallToolResult, Outcome]:
         async with _calling(connect, ctx) as client:
             try:
+                key = _key("cancel", request_id, reason)
                 request = await client.cancel_request(
-                    request_id, reason=reason, idempotency_key=f"signoff-mcp-cancel-{request_id}"
+                    request_id, reason=reason, idempotency_key=key
                 )
             except InvalidTransition:
                 request = await client.get_request(request_id)
@@ -263,7 +267,7 @@ cannot decide it any more. Fails if a person already decided it.""",
                         f"request {request_id} cannot be cancelled: it already ended "
                         f"({_state(request.status, request.decision)})."
                     ) from None
-        return _result(request, None, bound)
+        return _result(request, None)
 
     return server
 
@@ -285,7 +289,7 @@ def _explain(error: SignoffError) -> str:
     if isinstance(error, Forbidden):
         return f"Signoff does not allow this with this API key: {error.detail}."
     if isinstance(error, NotFound):
-        return f"{error.detail}. Call list_loops for the loops you can ask in."
+        return f"{error.detail}."
     if isinstance(error, ValidationFailed) and error.errors:
         fields = "; ".join(f"{e.field.removeprefix('body.')}: {e.message}" for e in error.errors)
         return f"Signoff refused the arguments: {fields}."
@@ -315,15 +319,15 @@ async def _await(
             await ctx.report_progress(waited, seconds, "waiting for a reviewer's decision")
 
 
-def _result(request: Request, decision: Decision | None, bound: float) -> CallToolResult:
-    outcome = _outcome(request, decision, bound)
+def _result(request: Request, decision: Decision | None) -> CallToolResult:
+    outcome = _outcome(request, decision)
     return CallToolResult(
         content=[TextContent(type="text", text=_text(outcome))],
         structured_content=outcome.model_dump(mode="json"),
     )
 
 
-def _outcome(request: Request, decision: Decision | None, bound: float) -> Outcome:
+def _outcome(request: Request, decision: Decision | None) -> Outcome:
     if decision is None:  # still pending, or an answer (cancel) that is the request itself
         status, verdict = request.status, request.decision
         feedback, content, edited = request.feedback, request.final_content, request.edited
@@ -344,14 +348,14 @@ def _outcome(request: Request, decision: Decision | None, bound: float) -> Outco
         edited=edited,
         response_data=response_data,
         review_url=request.review_url,
-        next_step=_next_step(request.id, status, verdict, bound),
+        next_step=_next_step(request.id, status, verdict),
     )
 
 
-def _next_step(request_id: str, status: str, decision: str | None, bound: float) -> str:
+def _next_step(request_id: str, status: str, decision: str | None) -> str:
     if status == "pending":
         return (
-            f"No decision yet after waiting up to {bound:g} s. Do not act yet: call "
+            f"No decision yet; a person may take minutes or hours. Do not act yet: call "
             f"get_decision with request_id {request_id} to keep waiting."
         )
     if decision == "approved":
@@ -393,8 +397,8 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _key(loop_id: str, content: Any, fields: dict[str, Any]) -> str:
-    """The Idempotency-Key of a request_approval call: the same question, asked again (a retry
-    of the tool call), finds the same request instead of asking twice."""
-    asked = json.dumps([loop_id, content, fields], sort_keys=True, separators=(",", ":"))
+def _key(*call: Any) -> str:
+    """The Idempotency-Key of a tool call, from what it asks: the same call made again (a
+    client's retry) gets the first call's answer, instead of asking twice."""
+    asked = json.dumps(call, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "signoff-mcp-" + hashlib.sha256(asked.encode()).hexdigest()
