@@ -10,11 +10,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from .api.app import create_api
+from .api.guard import RequireKey
 from .config import Settings
 from .delivery import ssrf
 from .delivery.dispatcher import Dispatcher, DispatcherConfig
+from .mcp.http import PATH as MCP_PATH
+from .mcp.http import Endpoint as McpEndpoint
 from .service.context import Context, Limits, Sealer
 from .service.deliveries import Policy
 from .service.watch import EventWatcher
@@ -115,8 +119,12 @@ def build_app(settings: Settings, public_url: str = "http://127.0.0.1:8000") -> 
     runtime = Runtime(build_context(settings, public_url), settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with runtime.running():
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime.running(), app.state.mcp.running():
             yield
 
-    return create_api(runtime.ctx, max_body_bytes=settings.max_body_bytes, lifespan=lifespan)
+    app = create_api(runtime.ctx, max_body_bytes=settings.max_body_bytes, lifespan=lifespan)
+    # MCP over streamable HTTP: its tools call this app's own /v1 routes with the caller's key.
+    app.state.mcp = mcp = McpEndpoint(app, settings.mcp_wait_seconds)
+    app.router.routes.append(Route(MCP_PATH, RequireKey(runtime.ctx, mcp), include_in_schema=False))
+    return app

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     max_metadata_bytes: int = Field(default=16 * 1024, description="Largest `metadata`, as JSON.")
     max_batch: int = Field(default=1000, description="Most requests in one batch call.")
     max_wait_seconds: int = Field(default=300, description="Longest long-poll `wait`.")
+    mcp_wait_seconds: float = Field(
+        default=50,
+        gt=0,
+        description="Longest an MCP tool call waits for a decision before it answers `pending`; "
+        "keep it under the tool-call timeout of MCP clients (often 60 s).",
+    )
     db_pool_size: int = Field(default=10, description="Database connections per process.")
     allow_private_urls: bool = Field(
         default=False,

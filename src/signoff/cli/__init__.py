@@ -106,6 +106,42 @@ def worker() -> None:
 
 
 @main.command()
+@click.option("--url", envvar="SIGNOFF_URL", help="The Signoff server [env SIGNOFF_URL].")
+@click.option(
+    "--api-key", envvar="SIGNOFF_API_KEY", help="The key the tools act with [env SIGNOFF_API_KEY]."
+)
+@click.option(
+    "--wait-seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Longest a tool call waits for a decision before it answers pending "
+    "[env SIGNOFF_MCP_WAIT_SECONDS; default 50].",
+)
+def mcp(url: str | None, api_key: str | None, wait_seconds: float | None) -> None:
+    """Serve the MCP tools over stdio, for an AI assistant that starts this command.
+
+    A client of a running Signoff server: every tool call is an API call made with the key
+    given, under that key's role. (`signoff serve` also offers the tools over streamable HTTP
+    at /mcp.)
+    """
+    from .mcp.stdio import serve_stdio
+
+    missing = [
+        name for name, value in (("SIGNOFF_URL", url), ("SIGNOFF_API_KEY", api_key)) if not value
+    ]
+    if missing:
+        click.echo(
+            f"error: set {' and '.join(missing)} (or pass --url / --api-key): `signoff mcp` "
+            "is a client of a running Signoff server",
+            err=True,
+        )
+        sys.exit(2)
+    assert url and api_key
+    seconds = wait_seconds if wait_seconds is not None else _settings().mcp_wait_seconds
+    asyncio.run(serve_stdio(url, api_key, seconds))
+
+
+@main.command()
 def migrate() -> None:
     """Bring the database schema up to date (serve does this too)."""
     from ..store.migrate import head_revision, upgrade

@@ -1,0 +1,8 @@
+"""The MCP server: tools for an AI assistant to ask a person and read the decision.
+
+    tools.py   the tools, written once against the SDK's AsyncClient (`build_server`)
+    stdio.py   `signoff mcp`: over stdio, a client of a running server
+    http.py    streamable HTTP at /mcp on `signoff serve`, acting with the caller's key
+
+Every tool call is a REST API call, so the API's authentication, roles and policies apply.
+"""
