@@ -124,7 +124,7 @@ def mcp(url: str | None, api_key: str | None, wait_seconds: float | None) -> Non
     given, under that key's role. (`signoff serve` also offers the tools over streamable HTTP
     at /mcp.)
     """
-    from .mcp.stdio import serve_stdio
+    from ..mcp.stdio import serve_stdio
 
     missing = [
         name for name, value in (("SIGNOFF_URL", url), ("SIGNOFF_API_KEY", api_key)) if not value
