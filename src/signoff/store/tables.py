@@ -252,3 +252,41 @@ server_secrets = sa.Table(
     sa.Column("value", sa.String(200), nullable=False),
     sa.Column("created_at", Time, nullable=False),
 )
+
+# Signed review links: one reviewer, one request, until spent by their vote, revoked or expired.
+review_links = sa.Table(
+    "review_links",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("request_id", Id, sa.ForeignKey("requests.id"), nullable=False),
+    # A user's link votes as that user; a link without one votes as its email.
+    sa.Column("user_id", Id, sa.ForeignKey("users.id")),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("content_hash", sa.String(80), nullable=False),
+    # Only the token's SHA-256: the token itself exists in the link alone.
+    sa.Column("token_hash", sa.String(64), nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("created_by", sa.JSON, nullable=False),
+    sa.Column("spent_at", Time),
+    sa.Column("vote_id", Id),
+    sa.Column("revoked_at", Time),
+    sa.Index("ix_review_links_request_id", "request_id"),
+    sa.Index("ix_review_links_user_id", "user_id"),
+)
+
+# One-time account links: the first admin's setup link, and invites that set a password.
+account_tokens = sa.Table(
+    "account_tokens",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id")),
+    sa.Column("token_hash", sa.String(64), nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("used_at", Time),
+    sa.Column("revoked_at", Time),
+    sa.Index("ix_account_tokens_user_id", "user_id"),
+)
