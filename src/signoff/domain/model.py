@@ -291,6 +291,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "loop.deleted",
     "user.created",
     "user.updated",
+    "user.invited",
     "api_key.created",
     "api_key.revoked",
     "webhook.created",

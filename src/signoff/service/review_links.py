@@ -61,13 +61,14 @@ class OpenedLink:
     state: TokenState
     content_changed: bool
     votes: list[Vote]
+    principal: Principal  # who reads and votes through the link
 
 
 def link_url(ctx: Context, token: str) -> str:
     return f"{ctx.public_url.rstrip('/')}/r/{token}"
 
 
-async def _key(conn: Conn, ctx: Context, now: datetime) -> bytes:
+async def _key(conn: Conn, now: datetime) -> bytes:
     made = secrets.token_urlsafe(32)
     return (await secret_store.server_secret(conn, LINK_KEY, made, now)).encode()
 
@@ -112,7 +113,7 @@ async def issue_review_link(
             created_at=tx.now,
             created_by=actor.actor(),
         )
-        token = link_token(await _key(tx.conn, ctx, tx.now), link, new_nonce())
+        token = link_token(await _key(tx.conn, tx.now), link, new_nonce())
         await store.insert_link(tx.conn, link, token_hash(token))
         tx.record(
             "review_link.issued",
@@ -182,7 +183,7 @@ async def open_review_link(ctx: Context, token: str) -> OpenedLink:
     """What the link's page shows. Reads only: opening a link never decides or spends it."""
     async with ctx.db.read() as conn:
         link = await _resolve(conn, token)
-        state, _ = await _state(conn, link, ctx.clock())
+        state, user = await _state(conn, link, ctx.clock())
         request = await _load(conn, link.request_id)
         votes = await request_store.live_votes(conn, request.id)
     return OpenedLink(
@@ -191,6 +192,7 @@ async def open_review_link(ctx: Context, token: str) -> OpenedLink:
         state=state,
         content_changed=request.content_hash != link.content_hash,
         votes=votes,
+        principal=link_principal(link, user),
     )
 
 
