@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from . import web
 from .api.app import create_api
 from .config import Settings
 from .delivery import ssrf
@@ -111,4 +112,11 @@ def build_app(settings: Settings, public_url: str = "http://127.0.0.1:8000") -> 
         async with runtime.running():
             yield
 
-    return create_api(runtime.ctx, max_body_bytes=settings.max_body_bytes, lifespan=lifespan)
+    return create_app(runtime.ctx, max_body_bytes=settings.max_body_bytes, lifespan=lifespan)
+
+
+def create_app(ctx: Context, *, max_body_bytes: int, lifespan: object = None) -> FastAPI:
+    """The HTTP app: the API under /v1 and the reviewer web app around it."""
+    app = create_api(ctx, max_body_bytes=max_body_bytes, lifespan=lifespan)
+    web.install(app)
+    return app

@@ -8,8 +8,6 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from argon2 import PasswordHasher
-
 from ..domain.ids import new_id
 from ..domain.model import SYSTEM, ApiKey, Principal, Role, User, UserRole
 from ..domain.tokens import AccountTokenKind
@@ -17,9 +15,9 @@ from ..errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from ..store import links as link_store
 from ..store import users as store
 from .context import Context, Tx, transaction
+from .passwords import hash_password
 from .views import user_snapshot
 
-_hasher = PasswordHasher()
 KEY_PREFIX = "sk_"
 
 
@@ -61,7 +59,7 @@ async def create_user_in(
             "email": email,
             "name": name,
             "role": role.value,
-            "password_hash": _hasher.hash(password) if password else None,
+            "password_hash": hash_password(password) if password else None,
             "active": True,
             "created_at": tx.now,
             "updated_at": tx.now,
@@ -85,7 +83,7 @@ async def update_user(
     values = dict(changes)
     if "password" in values:
         password = values.pop("password")
-        values["password_hash"] = _hasher.hash(password) if password else None
+        values["password_hash"] = hash_password(password) if password else None
     if "role" in values:
         values["role"] = UserRole(values["role"]).value
     async with transaction(ctx) as tx:
