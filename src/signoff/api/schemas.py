@@ -368,6 +368,19 @@ class UserOut(BaseModel):
     updated_at: datetime
 
 
+class CreatedUserOut(UserOut):
+    invite_url: str | None = Field(
+        default=None,
+        description="Made when no password was given: the link that lets the person choose one "
+        "(single use, expires in 7 days). Send it to them; it is not shown again.",
+    )
+
+
+class InviteOut(BaseModel):
+    url: str = Field(description="The invite link: single use; earlier invites stop working.")
+    expires_at: datetime
+
+
 class ApiKeyIn(Input):
     name: Name
     role: Role

@@ -86,6 +86,10 @@ async def update_user(
         values["password_hash"] = hash_password(password) if password else None
     if "role" in values:
         values["role"] = UserRole(values["role"]).value
+    if actor.user_id == user_id and (
+        values.get("active") is False or values.get("role") == UserRole.reviewer.value
+    ):
+        raise Conflict("you cannot deactivate or demote yourself; ask another admin")
     async with transaction(ctx) as tx:
         await _get_user(tx.conn, user_id)
         await store.update_user(tx.conn, user_id, {**values, "updated_at": tx.now})

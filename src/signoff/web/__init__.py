@@ -11,10 +11,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from . import errors, inbox, login, review
+from . import accounts, admin, errors, inbox, links, login, review
 from .render import HERE
 
-_MODULES = (login, inbox, review)
+_MODULES = (login, inbox, review, links, accounts, admin)
 
 
 def install(app: FastAPI) -> None:

@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from ..errors import RateLimited, Unauthenticated
 from ..service import sessions as service
+from ..service.context import Context
 from .auth import COOKIE, Ctx, is_secure, session_of
 from .render import page
 from .routing import form_text, local_path, web_router
@@ -40,6 +41,11 @@ async def login(request: Request, ctx: Ctx) -> Response:
         values = {"next": target, "error": message, "email": email}
         return await page(request, "login.html", values, status=status)
     response = RedirectResponse(target, status_code=303)
+    set_session_cookie(request, response, signed_in)
+    return response
+
+
+def set_session_cookie(request: Request, response: Response, signed_in: service.SignedIn) -> None:
     response.set_cookie(
         COOKIE,
         signed_in.token,
@@ -49,7 +55,16 @@ async def login(request: Request, ctx: Ctx) -> Response:
         secure=is_secure(request),
         path="/",
     )
-    return response
+
+
+async def start_session(
+    request: Request, ctx: Context, response: Response, email: str, password: str
+) -> None:
+    """Sign in someone who just chose their password (setup and invite pages)."""
+    signed_in = await service.sign_in(
+        ctx, email, password, _address(request), replacing=request.cookies.get(COOKIE)
+    )
+    set_session_cookie(request, response, signed_in)
 
 
 @router.post("/logout")
