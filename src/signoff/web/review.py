@@ -284,7 +284,7 @@ async def review_session(
     if following is None:
         return await page(request, "session_done.html", {"done": _DONE.get(done)})
     query = urlencode({"in_session": 1, "loop": loop, **({"done": done} if done else {})})
-    return RedirectResponse(f"/requests/{following.id}?{query}", status_code=303)
+    return RedirectResponse(f"/requests/{following}?{query}", status_code=303)
 
 
 @router.post("/batch")
