@@ -36,7 +36,7 @@ async def test_html_is_sanitized_and_isolated_in_a_sandboxed_frame(site: Site) -
     ann = await site.person("ann")
     loop = await site.loop("l", [ann])
     body = '<p onclick="steal()">Hi <b>there</b></p><script>steal()</script>'
-    body += '<img src=x onerror=steal()>'
+    body += "<img src=x onerror=steal()>"
     created = await site.create(loop, content=body, content_type="html")
     text = await _page(site, str(created["id"]))
     frame = re.search(r'<iframe sandbox="" srcdoc="([^"]*)"', text)
