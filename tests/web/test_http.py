@@ -306,3 +306,43 @@ async def test_an_admin_sees_every_loop(site: Site) -> None:
     async with site.client() as browser:
         await sign_in(browser, "root@example.com")
         assert str(created["id"]) in (await browser.get("/")).text
+
+
+async def test_forms_without_a_session_are_refused(site: Site) -> None:
+    ann = await site.person("ann")
+    loop = await site.loop("l", [ann])
+    created = await site.create(loop)
+    async with site.client() as browser:
+        token = csrf_of((await browser.get("/login")).text)  # a real anonymous token
+        for path, form in (
+            (f"/requests/{created['id']}/decide", {"decision": "approve"}),
+            ("/batch", {"ids": created["id"], "decision": "approve"}),
+            ("/logout", {}),
+        ):
+            response = await browser.post(path, data={**form, "csrf_token": token})
+            assert response.status_code in (303, 403), path
+            if response.status_code == 303:
+                assert response.headers["location"].startswith("/login")
+        assert (await browser.get(f"/requests/{created['id']}/stream")).status_code == 303
+    assert (await site.response_of(str(created["id"])))["status"] == "pending"
+
+
+async def test_a_session_ends_when_idle_too_long_or_too_old(site: Site) -> None:
+    await site.person("ann")
+    real = site.ctx.clock
+    async with site.client() as browser:
+        await sign_in(browser, "ann@example.com")
+        site.ctx.clock = lambda: real() + sessions.SESSION_IDLE / 2
+        assert (await browser.get("/")).status_code == 200  # seen: the idle time starts again
+        site.ctx.clock = lambda: real() + sessions.SESSION_IDLE * 1.4
+        assert (await browser.get("/")).status_code == 200
+        site.ctx.clock = lambda: real() + sessions.SESSION_IDLE * 2.5
+        assert (await browser.get("/")).status_code == 303
+    site.ctx.clock = real
+    async with site.client() as browser:
+        await sign_in(browser, "ann@example.com")
+        for step in range(1, 18):  # active before every idle limit, but never past the lifetime
+            later = sessions.SESSION_IDLE * 0.9 * step
+            site.ctx.clock = lambda later=later: real() + later  # type: ignore[misc]
+            expected = 200 if later < sessions.SESSION_LIFETIME else 303
+            assert (await browser.get("/")).status_code == expected, step

@@ -29,7 +29,7 @@ class InboxFilter:
 
 @dataclass(frozen=True)
 class Inbox:
-    requests: list[Request]
+    requests: list[store.InboxItem]
     next_key: tuple[Priority, str] | None  # where the next page starts
     loops: dict[str, Loop]  # the loops this reviewer may decide, by id
     counts: dict[str, int]  # pending requests per loop
@@ -80,7 +80,7 @@ async def inbox(
 
 async def next_in_queue(
     ctx: Context, actor: Principal, where: InboxFilter, after: Request | None
-) -> Request | None:
+) -> str | None:
     """The request a review session shows after `after`: the next in inbox order, else the
     first one left (the queue may have changed while the reviewer read)."""
     async with ctx.db.read() as conn:
@@ -90,7 +90,7 @@ async def next_in_queue(
         found = await store.pending_page(conn, query, key, 1)
         if not found and key is not None:
             found = await store.pending_page(conn, query, None, 1)
-    return found[0] if found else None
+    return found[0].id if found else None
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
-from ..domain.model import Priority, Request, Status
+from ..domain.model import Priority, Status
+from ._rows import utc, utc_or_none
 from .db import Conn
-from .requests import _PUBLIC, _request
 from .tables import events, requests, votes
 
 # Highest first: the order the inbox walks the priorities in.
@@ -21,6 +23,45 @@ PRIORITY_ORDER: tuple[Priority, ...] = (
 
 
 @dataclass(frozen=True)
+class InboxItem:
+    """A pending request as an inbox row shows it: no content, no JSON to decode but one."""
+
+    id: str
+    loop_id: str
+    title: str | None
+    priority: Priority
+    response_type: str
+    previous_request_id: str | None
+    created_at: datetime
+    deadline_at: datetime | None
+
+
+_COLUMNS = [
+    requests.c.id,
+    requests.c.loop_id,
+    requests.c.title,
+    requests.c.priority,
+    requests.c.response_spec,
+    requests.c.previous_request_id,
+    requests.c.created_at,
+    requests.c.deadline_at,
+]
+
+
+def _item(row: Any) -> InboxItem:
+    return InboxItem(
+        id=row.id,
+        loop_id=row.loop_id,
+        title=row.title,
+        priority=Priority(row.priority),
+        response_type=row.response_spec.get("type", "approval"),
+        previous_request_id=row.previous_request_id,
+        created_at=utc(row.created_at),
+        deadline_at=utc_or_none(row.deadline_at),
+    )
+
+
+@dataclass(frozen=True)
 class InboxQuery:
     loop_ids: list[str] | None  # None: every loop (an admin)
     voter_id: str  # requests this voter already voted on are left out
@@ -28,8 +69,8 @@ class InboxQuery:
     text: str | None = None
 
 
-def _base(q: InboxQuery) -> sa.Select[tuple[object, ...]]:
-    query = sa.select(*_PUBLIC).where(requests.c.status == Status.pending.value)
+def _base(q: InboxQuery) -> sa.Select[Any]:
+    query = sa.select(*_COLUMNS).where(requests.c.status == Status.pending.value)
     if q.loop_ids is not None:
         query = query.where(requests.c.loop_id.in_(q.loop_ids))
     voted = sa.exists().where(
@@ -57,10 +98,10 @@ def _base(q: InboxQuery) -> sa.Select[tuple[object, ...]]:
 
 async def pending_page(
     conn: Conn, q: InboxQuery, after: tuple[Priority, str] | None, limit: int
-) -> list[Request]:
+) -> list[InboxItem]:
     """Up to `limit` requests after the key `(priority, id)`: one index range per priority
     (status, priority, id), so the page costs the same on the first page and the hundredth."""
-    found: list[Request] = []
+    found: list[InboxItem] = []
     levels = [q.priority] if q.priority else list(PRIORITY_ORDER)
     if after is not None:
         levels = [p for p in levels if PRIORITY_ORDER.index(p) >= PRIORITY_ORDER.index(after[0])]
@@ -69,7 +110,7 @@ async def pending_page(
         if after is not None and level is after[0]:
             query = query.where(requests.c.id > after[1])
         query = query.order_by(requests.c.id).limit(limit - len(found))
-        found += [_request(r) for r in await conn.execute(query)]
+        found += [_item(r) for r in await conn.execute(query)]
         if len(found) >= limit:
             break
     return found

@@ -161,7 +161,7 @@ async def _ballot(
         raise ValidationFailed.field(
             "decision", "choose approve, reject or request changes"
         ) from None
-    feedback = (await form_text(request, "feedback")).strip() or None
+    feedback = (await form_text(request, "feedback")).replace("\r\n", "\n").strip() or None
     draft: dict[str, Any] = {"feedback": feedback or "", "decision": decision}
     edited: Any = None
     response_data: Any = None
@@ -169,6 +169,8 @@ async def _ballot(
         kind = r.response.type
         if kind is ResponseType.approval and "edited_content" in form:
             text = await form_text(request, "edited_content")
+            if "\r\n" not in show.as_text(r.content, r.content_type):
+                text = text.replace("\r\n", "\n")  # browsers send a textarea's lines as CRLF
             draft["edited_content"] = text
             if text != show.as_text(r.content, r.content_type):
                 edited = _parse_edit(text, r.content_type)
@@ -177,7 +179,7 @@ async def _ballot(
             draft["choice"] = chosen
             response_data = chosen if r.response.multiple else (chosen[0] if chosen else None)
         elif kind is ResponseType.text:
-            answer = await form_text(request, "answer")
+            answer = (await form_text(request, "answer")).replace("\r\n", "\n")
             draft["answer"] = answer
             response_data = answer
         elif kind is ResponseType.form:
@@ -282,7 +284,7 @@ async def review_session(
     if following is None:
         return await page(request, "session_done.html", {"done": _DONE.get(done)})
     query = urlencode({"in_session": 1, "loop": loop, **({"done": done} if done else {})})
-    return RedirectResponse(f"/requests/{following.id}?{query}", status_code=303)
+    return RedirectResponse(f"/requests/{following}?{query}", status_code=303)
 
 
 @router.post("/batch")
