@@ -21,12 +21,17 @@ pytestmark = pytest.mark.slow
 def open_page(chromium: Browser, live_site: LiveSite) -> Iterator[Any]:
     """`open_page(reviewer)`: a fresh browser context signed in as that reviewer."""
     contexts = []
+    refused: list[str] = []  # what the Content-Security-Policy blocked: none of our own
 
     def open_(reviewer: Reviewer, *, color_scheme: str = "light") -> Page:
         context = chromium.new_context(base_url=live_site.url, color_scheme=color_scheme)  # type: ignore[arg-type]
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()
+        page.on(
+            "console",
+            lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None,
+        )
         page.goto("/")
         expect(page).to_have_url(f"{live_site.url}/login")
         page.get_by_label("Email").fill(reviewer.email)
@@ -38,6 +43,7 @@ def open_page(chromium: Browser, live_site: LiveSite) -> Iterator[Any]:
     yield open_
     for context in contexts:
         context.close()
+    assert not refused
 
 
 def test_sign_in_is_refused_with_a_wrong_password_then_the_inbox_shows(

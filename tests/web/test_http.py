@@ -346,3 +346,21 @@ async def test_a_session_ends_when_idle_too_long_or_too_old(site: Site) -> None:
             site.ctx.clock = lambda later=later: real() + later  # type: ignore[misc]
             expected = 200 if later < sessions.SESSION_LIFETIME else 303
             assert (await browser.get("/")).status_code == expected, step
+
+
+async def test_sign_in_goes_back_only_to_a_page_of_this_site(site: Site) -> None:
+    await site.person("ann")
+    async with site.client() as browser:
+        for target, expected in (("/requests/x", "/requests/x"), ("//evil.example/", "/")):
+            form = await browser.get("/login", params={"next": target})
+            response = await browser.post(
+                "/login",
+                data={
+                    "email": "ann@example.com",
+                    "password": PASSWORD,
+                    "csrf_token": csrf_of(form.text),
+                    "next": target,
+                },
+            )
+            assert response.headers["location"] == expected
+            browser.cookies.clear()

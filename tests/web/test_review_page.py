@@ -53,7 +53,7 @@ async def test_json_folds_and_text_keeps_its_whitespace(site: Site) -> None:
         loop, content={"order": {"id": 7, "items": [1, 2]}}, content_type="json"
     )
     text = await _page(site, str(as_json["id"]))
-    assert "<details open><summary>{1 keys}</summary>" in text
+    assert "<details open><summary>{1 key}</summary>" in text
     assert '<span class="key">&#34;items&#34;:</span>' in text
     spaced = await site.create(loop, content="a  b\n\n  c")
     assert '<pre class="text">a  b\n\n  c</pre>' in await _page(site, str(spaced["id"]))

@@ -130,15 +130,14 @@ async def session_for(ctx: Context, token: str | None) -> WebSession | None:
     now = ctx.clock()
     async with ctx.db.read() as conn:
         row = await store.find_session(conn, _hash(token))
-        user = await user_store.get_user(conn, row.user_id) if row else None
-    if row is None or user is None or not row.user_active:
+    if row is None or not row.user.active:
         return None
     if row.expires_at <= now or row.last_seen_at + SESSION_IDLE <= now:
         return None
     if now - row.last_seen_at >= TOUCH_EVERY:
         async with transaction(ctx) as tx:
             await store.touch_session(tx.conn, row.id, tx.now)
-    return WebSession(row.id, user, row.csrf_secret, row.expires_at)
+    return WebSession(row.id, row.user, row.csrf_secret, row.expires_at)
 
 
 async def sign_out(ctx: Context, token: str | None) -> None:

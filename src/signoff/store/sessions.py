@@ -8,20 +8,21 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..domain.model import User
 from ._rows import utc
 from .db import Conn
 from .tables import login_attempts, users, web_sessions
+from .users import _user
 
 
 @dataclass(frozen=True)
 class SessionRow:
     id: str
-    user_id: str
+    user: User
     csrf_secret: str
     created_at: datetime
     last_seen_at: datetime
     expires_at: datetime
-    user_active: bool
 
 
 async def insert_session(conn: Conn, values: dict[str, Any]) -> None:
@@ -29,9 +30,16 @@ async def insert_session(conn: Conn, values: dict[str, Any]) -> None:
 
 
 async def find_session(conn: Conn, token_hash: str) -> SessionRow | None:
-    """The session with this token hash and its user's standing."""
+    """The session with this token hash and its user, in one query."""
     query = (
-        sa.select(web_sessions, users.c.active.label("user_active"))
+        sa.select(
+            web_sessions.c.id.label("session_id"),
+            web_sessions.c.csrf_secret,
+            web_sessions.c.created_at.label("session_created_at"),
+            web_sessions.c.last_seen_at,
+            web_sessions.c.expires_at,
+            users,
+        )
         .select_from(web_sessions.join(users, users.c.id == web_sessions.c.user_id))
         .where(web_sessions.c.token_hash == token_hash)
     )
@@ -39,13 +47,12 @@ async def find_session(conn: Conn, token_hash: str) -> SessionRow | None:
     if row is None:
         return None
     return SessionRow(
-        id=row.id,
-        user_id=row.user_id,
+        id=row.session_id,
+        user=_user(row),
         csrf_secret=row.csrf_secret,
-        created_at=utc(row.created_at),
+        created_at=utc(row.session_created_at),
         last_seen_at=utc(row.last_seen_at),
         expires_at=utc(row.expires_at),
-        user_active=bool(row.user_active),
     )
 
 

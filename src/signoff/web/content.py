@@ -49,7 +49,12 @@ def json_tree(value: Any, depth: int = 0) -> Markup:
         items = value.items() if isinstance(value, dict) else enumerate(value)
         if not value:
             return Markup("{}" if isinstance(value, dict) else "[]")
-        kind = f"{{{len(value)} keys}}" if isinstance(value, dict) else f"[{len(value)} items]"
+        n = len(value)
+        kind = (
+            f"{{{n} key{'s' if n != 1 else ''}}}"
+            if isinstance(value, dict)
+            else f"[{n} item{'s' if n != 1 else ''}]"
+        )
         parts = []
         for key, item in items:
             label = (
