@@ -12,6 +12,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from starlette.routing import Route
 
+from . import web
 from .api.app import create_api
 from .api.guard import RequireKey
 from .config import Settings
@@ -123,8 +124,18 @@ def build_app(settings: Settings, public_url: str = "http://127.0.0.1:8000") -> 
         async with runtime.running(), app.state.mcp.running():
             yield
 
-    app = create_api(runtime.ctx, max_body_bytes=settings.max_body_bytes, lifespan=lifespan)
+    app = create_app(runtime.ctx, max_body_bytes=settings.max_body_bytes, lifespan=lifespan)
     # MCP over streamable HTTP: its tools call this app's own /v1 routes with the caller's key.
     app.state.mcp = mcp = McpEndpoint(app, settings.mcp_wait_seconds)
-    app.router.routes.append(Route(MCP_PATH, RequireKey(runtime.ctx, mcp), include_in_schema=False))
+    # Ahead of the web app's routes, so none of them can shadow it.
+    app.router.routes.insert(
+        0, Route(MCP_PATH, RequireKey(runtime.ctx, mcp), include_in_schema=False)
+    )
+    return app
+
+
+def create_app(ctx: Context, *, max_body_bytes: int, lifespan: object = None) -> FastAPI:
+    """The HTTP app: the API under /v1 and the reviewer web app around it."""
+    app = create_api(ctx, max_body_bytes=max_body_bytes, lifespan=lifespan)
+    web.install(app)
     return app

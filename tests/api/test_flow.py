@@ -32,7 +32,7 @@ async def test_create_decide_and_read_the_response(api: Api) -> None:
     loop_id = await _loop(api, [ann])
     created = await _request(api, loop_id, metadata={"ticket": 7}, title="Refund")
     assert created["status"] == "pending"
-    assert str(created["review_url"]).endswith(f"/review/{created['id']}")
+    assert str(created["review_url"]).endswith(f"/requests/{created['id']}")
 
     r = await api.as_(
         "ann",

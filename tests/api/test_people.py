@@ -21,13 +21,14 @@ async def test_create_read_and_list_users(api: Api) -> None:
     )
     assert r.status_code == 201, r.text
     ann = r.json()
-    assert set(ann) == USER_FIELDS
+    assert set(ann) == USER_FIELDS | {"invite_url"} and ann.pop("invite_url") is None
     assert ann["id"].startswith("usr_")
     assert (ann["email"], ann["name"], ann["role"]) == ("ann@example.com", "Ann", "admin")
     assert (ann["active"], ann["has_password"]) == (True, True)
     r = await api.as_("admin", "POST", "/v1/users", json={"email": "bob@example.com", "name": "B"})
     bob = r.json()
     assert (bob["role"], bob["has_password"]) == ("reviewer", False)
+    assert bob.pop("invite_url").startswith("http://testserver/invite/")
     assert (await api.as_("admin", "GET", f"/v1/users/{ann['id']}")).json() == ann
     listed = await all_pages(api, "/v1/users")
     assert [u["id"] for u in listed] == [ann["id"], bob["id"]]

@@ -135,7 +135,7 @@ async def test_every_field_round_trips(api: Api) -> None:
     assert created["content_hash"] == content_hash(sent["content"], sent["context"])
     assert created["created_at"] == created["updated_at"]
     assert when(created["deadline_at"]) - when(created["created_at"]) == timedelta(hours=1)
-    assert created["review_url"] == f"http://testserver/review/{created['id']}"
+    assert created["review_url"] == f"http://testserver/requests/{created['id']}"
     for name in ("feedback", "final_content", "response_data", "decided_by", "completed_at"):
         assert created[name] is None, name
     assert created["edited"] is False
@@ -178,7 +178,7 @@ async def test_the_defaults_of_a_minimal_request_come_from_its_loop(api: Api) ->
         "edited": False,
         "response_data": None,
         "decided_by": None,
-        "review_url": f"http://testserver/review/{created['id']}",
+        "review_url": f"http://testserver/requests/{created['id']}",
         "completed_at": None,
     }
     assert when(created["deadline_at"]) - when(created["created_at"]) == timedelta(minutes=10)

@@ -39,6 +39,7 @@ class Rule:
 
 
 _n = itertools.count()
+IDS: dict[str, str] = {}  # the World's ids, for bodies that name one
 
 
 def _name() -> str:
@@ -68,6 +69,13 @@ RULES: dict[tuple[str, str], Rule] = {
         VOTERS, 201, body=lambda: {"decision": "approve"}, fresh=("request_id",)
     ),
     ("GET", "/v1/requests/{request_id}/events"): Rule(ALL),
+    ("POST", "/v1/requests/{request_id}/review-links"): Rule(
+        WRITERS, 201, body=lambda: {"user_id": IDS["ann"]}
+    ),
+    ("GET", "/v1/requests/{request_id}/review-links"): Rule(WRITERS),
+    ("DELETE", "/v1/requests/{request_id}/review-links/{link_id}"): Rule(
+        WRITERS, fresh=("link_id",)
+    ),
     ("GET", "/v1/events"): Rule(WRITERS),
     ("POST", "/v1/users"): Rule(
         ADMIN, 201, body=lambda: {"email": f"{_name()}@example.com", "name": "N"}
@@ -132,6 +140,9 @@ class World:
         if name == "request_id":
             url = f"/v1/loops/{self.ids['loop_id']}/requests"
             return str((await self._post("requester", url, {"content": "c"}))["id"])
+        if name == "link_id":
+            url = f"/v1/requests/{self.ids['request_id']}/review-links"
+            return str((await self._post("admin", url, {"user_id": self.ids["ann"]}))["id"])
         if name == "user_id":
             body = {"email": f"{_name()}@example.com", "name": "U"}
             return str((await self._post("admin", "/v1/users", body))["id"])
@@ -153,8 +164,18 @@ class World:
         skip_url_checks(api)  # the webhook URLs here need not resolve
         world = cls(api, {"ann": await api.add_reviewer("ann")})
         api.keys["reviewer"] = api.keys["ann"]
-        for name in ("loop_id", "request_id", "user_id", "key_id", "webhook_id", "message_id"):
+        for name in (
+            "loop_id",
+            "request_id",
+            "link_id",
+            "user_id",
+            "key_id",
+            "webhook_id",
+            "message_id",
+        ):
             world.ids[name] = await world.make(name)
+        IDS.clear()
+        IDS.update(world.ids)
         return world
 
     async def url(self, path: str, fresh: tuple[str, ...] = ()) -> str:

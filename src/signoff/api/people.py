@@ -4,19 +4,42 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from ..service import accounts
 from ..service import users as service
 from .deps import Admin, Ctx, Limit, decode_cursor, id_cursor, page_of
 from .idempotency import IdempotentRoute
 from .out import key_out, user_out
-from .schemas import ApiKeyIn, ApiKeyOut, CreatedApiKeyOut, Page, UserIn, UserOut, UserPatch
+from .schemas import (
+    ApiKeyIn,
+    ApiKeyOut,
+    CreatedApiKeyOut,
+    CreatedUserOut,
+    InviteOut,
+    Page,
+    UserIn,
+    UserOut,
+    UserPatch,
+)
 
 router = APIRouter(tags=["people"], route_class=IdempotentRoute)
 
 
 @router.post("/v1/users", status_code=201)
-async def create_user(body: UserIn, ctx: Ctx, caller: Admin) -> UserOut:
-    user = await service.create_user(ctx, caller, body.email, body.name, body.role, body.password)
-    return user_out(user)
+async def create_user(body: UserIn, ctx: Ctx, caller: Admin) -> CreatedUserOut:
+    if body.password is not None:
+        user = await service.create_user(
+            ctx, caller, body.email, body.name, body.role, body.password
+        )
+        return CreatedUserOut(**user_out(user).model_dump())
+    user, invite = await accounts.create_invited_user(ctx, caller, body.email, body.name, body.role)
+    return CreatedUserOut(**user_out(user).model_dump(), invite_url=invite.url)
+
+
+@router.post("/v1/users/{user_id}/invite", status_code=201)
+async def invite_user(user_id: str, ctx: Ctx, caller: Admin) -> InviteOut:
+    """A new invite link for the user (to set or reset their password)."""
+    invite = await accounts.invite_user(ctx, caller, user_id)
+    return InviteOut(url=invite.url, expires_at=invite.token.expires_at)
 
 
 @router.get("/v1/users")

@@ -368,6 +368,19 @@ class UserOut(BaseModel):
     updated_at: datetime
 
 
+class CreatedUserOut(UserOut):
+    invite_url: str | None = Field(
+        default=None,
+        description="Made when no password was given: the link that lets the person choose one "
+        "(single use, expires in 7 days). Send it to them; it is not shown again.",
+    )
+
+
+class InviteOut(BaseModel):
+    url: str = Field(description="The invite link: single use; earlier invites stop working.")
+    expires_at: datetime
+
+
 class ApiKeyIn(Input):
     name: Name
     role: Role
@@ -474,3 +487,43 @@ class RecoverOut(BaseModel):
 
 class SecretOut(BaseModel):
     secret: str
+
+
+# Review links
+
+
+class ReviewLinkIn(Input):
+    """For a user (`user_id`), or for someone without an account (`email`, and a `name`)."""
+
+    user_id: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=320)
+    name: str | None = Field(default=None, max_length=200)
+    expires_in: Annotated[int, Strict(), Field(ge=1, le=30 * 24 * 3600)] = Field(
+        default=7 * 24 * 3600, description="Seconds until the link expires (at most 30 days)."
+    )
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value.strip()):
+            raise ValueError("not an email address")
+        return value.strip().lower() if value is not None else None
+
+
+class ReviewLinkOut(BaseModel):
+    id: str
+    request_id: str
+    user_id: str | None
+    email: str
+    name: str
+    state: Literal["valid", "expired", "spent", "revoked"]
+    content_hash: str = Field(description="The content the link was made for.")
+    expires_at: datetime
+    created_at: datetime
+    spent_at: datetime | None
+    vote_id: str | None
+    revoked_at: datetime | None
+
+
+class CreatedReviewLinkOut(ReviewLinkOut):
+    url: str = Field(description="The link itself. Shown once; send it to the reviewer.")

@@ -30,10 +30,12 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 def serve(host: str, port: int) -> None:
-    """Migrate the database, then serve the API (and, on first start, print an admin key)."""
+    """Migrate the database, then serve the API and the web app (and, on first start, print an
+    admin key, and a setup link for the first admin while none can sign in)."""
     import uvicorn
 
     from ..app import build_app
+    from ..service.accounts import start_setup
     from ..service.users import create_first_admin_key
 
     settings = _settings()
@@ -41,12 +43,16 @@ def serve(host: str, port: int) -> None:
     url = f"http://{shown_host}:{port}"
     listening = _listen(host, port)  # before anything is made: a busy port changes nothing
     first = _run(settings, create_first_admin_key)
+    setup = _run(settings, start_setup, public_url=url)
     database = settings.database_url or f"SQLite at {settings.data_dir / 'signoff.db'}"
     click.echo(f"Signoff is serving at {url}")
     click.echo(f"Database: {_safe_url(database)}")
     if first is not None:
         click.echo("\nYour first admin API key (shown only this once; keep it safe):")
         click.echo(f"  {first.secret}\n")
+    if setup is not None:
+        click.echo("Make the first admin account here (one use, for 24 hours; a restart makes")
+        click.echo(f"a new link until an admin can sign in):\n  {setup.url}\n")
     sys.stdout.flush()
     app = build_app(settings, url)
     config = uvicorn.Config(app, log_level="info", proxy_headers=True)

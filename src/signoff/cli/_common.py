@@ -37,6 +37,7 @@ def run(
     work: Callable[[Context], Awaitable[T]],
     *,
     options: Mapping[str, str] | None = None,
+    public_url: str = "http://127.0.0.1:8000",
 ) -> T:
     """Migrate, then run `work(ctx)` in an event loop; errors become one line and exit 1.
 
@@ -50,7 +51,7 @@ def run(
     upgrade(settings.resolved_database_url())
 
     async def main() -> T:
-        ctx = build_context(settings, "http://127.0.0.1:8000")
+        ctx = build_context(settings, public_url)
         try:
             return await work(ctx)
         finally:

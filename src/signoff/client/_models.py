@@ -242,6 +242,9 @@ class User(_Model):
     has_password: bool
     created_at: datetime
     updated_at: datetime
+    # Set only in the answer to create, for a user made without a password: the link that
+    # lets them choose one.
+    invite_url: str | None = None
 
 
 @dataclass(frozen=True)

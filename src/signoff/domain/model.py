@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -70,21 +71,37 @@ class ResponseType(StrEnum):
 
 
 @dataclass(frozen=True)
+class LinkGrant:
+    """What a review link allows: deciding one request, as the reviewer it was made for."""
+
+    link_id: str
+    request_id: str
+
+
+@dataclass(frozen=True)
 class Principal:
-    """Who acts: an API key (maybe on behalf of a user), or the system itself."""
+    """Who acts: an API key (maybe on behalf of a user), a review link, or the system itself."""
 
     role: Role
     key_id: str | None = None
     user_id: str | None = None
     user_email: str | None = None
     name: str = ""
+    link: LinkGrant | None = None
 
     @property
     def voter_id(self) -> str:
-        """A user votes once whichever key they use; a key without a user votes as itself."""
-        return self.user_id or self.key_id or "system"
+        """A user votes once whichever key or link they use; a key without a user votes as
+        itself; a reviewer without an account votes once per email, whatever links they hold."""
+        if self.user_id or self.key_id:
+            return self.user_id or self.key_id or ""
+        if self.link is not None and self.user_email:
+            return email_voter_id(self.user_email)
+        return "system"
 
     def actor(self) -> dict[str, Any]:
+        if self.link is not None:
+            return self._link_actor(self.link)
         if self.key_id is None and self.user_id is None:
             return {"type": "system", "name": self.name or "system"}
         actor: dict[str, Any] = {"type": "api_key" if self.key_id else "user"}
@@ -97,6 +114,22 @@ class Principal:
         if self.name:
             actor["name"] = self.name
         return actor
+
+    def _link_actor(self, link: LinkGrant) -> dict[str, Any]:
+        actor: dict[str, Any] = {"type": "link", "link_id": link.link_id}
+        if self.user_id:
+            actor["user_id"] = self.user_id
+        actor["email"] = self.user_email
+        actor["role"] = self.role.value
+        if self.name:
+            actor["name"] = self.name
+        return actor
+
+
+def email_voter_id(email: str) -> str:
+    """The stable voter id of a reviewer known only by email (fits the 40-character id column)."""
+    digest = hashlib.sha256(email.strip().casefold().encode()).hexdigest()
+    return f"eml_{digest[:32]}"
 
 
 SYSTEM = Principal(role=Role.admin, name="system")
@@ -258,6 +291,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "loop.deleted",
     "user.created",
     "user.updated",
+    "user.invited",
     "api_key.created",
     "api_key.revoked",
     "webhook.created",
@@ -267,6 +301,8 @@ EVENT_TYPES: tuple[str, ...] = (
     "webhook.disabled",
     "webhook.redelivery",
     "webhook.test",
+    "review_link.issued",
+    "review_link.revoked",
 )
 
 

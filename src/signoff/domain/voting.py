@@ -55,6 +55,8 @@ _DECISION_OF = {Choice.reject: Decision.rejected, Choice.needs_changes: Decision
 
 
 def may_review(loop: Loop, voter: Principal) -> bool:
+    if voter.link is not None:
+        return False  # a review link grants one request, never a loop: see cast_vote
     if voter.role is Role.admin:
         return True
     return voter.role is Role.reviewer and voter.user_id in loop.reviewers
@@ -76,7 +78,10 @@ def cast_vote(
         raise InvalidTransition(
             f"request {request.id} is {request.status.value}; a vote can no longer change it"
         )
-    if not may_review(loop, voter):
+    if voter.link is not None:
+        if voter.link.request_id != request.id:
+            raise Forbidden(f"this review link is not for request {request.id}")
+    elif not may_review(loop, voter):
         raise Forbidden(f"you are not a reviewer of loop {loop.id}")
     if ballot.content_hash is not None and ballot.content_hash != request.content_hash:
         raise Conflict(

@@ -53,7 +53,7 @@ class RequestDraft:
 
 
 def review_url(ctx: Context, request_id: str) -> str:
-    return f"{ctx.public_url.rstrip('/')}/review/{request_id}"
+    return f"{ctx.public_url.rstrip('/')}/requests/{request_id}"
 
 
 def _check_metadata(ctx: Context, metadata: dict[str, Any], field_: str) -> None:
@@ -178,6 +178,10 @@ async def _load(conn: Conn, request_id: str, *, for_update: bool = False) -> Req
 
 
 async def check_can_read(conn: Conn, actor: Principal, request: Request) -> None:
+    if actor.link is not None:  # a review link shows its own request and nothing else
+        if actor.link.request_id != request.id:
+            raise Forbidden(f"this review link is not for request {request.id}")
+        return
     if actor.role is Role.reviewer:
         loop = await loop_store.get_loop(conn, request.loop_id)
         if loop is None or not may_review(loop, actor):

@@ -8,16 +8,16 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from argon2 import PasswordHasher
-
 from ..domain.ids import new_id
 from ..domain.model import SYSTEM, ApiKey, Principal, Role, User, UserRole
+from ..domain.tokens import AccountTokenKind
 from ..errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from ..store import links as link_store
 from ..store import users as store
 from .context import Context, Tx, transaction
+from .passwords import hash_password
 from .views import user_snapshot
 
-_hasher = PasswordHasher()
 KEY_PREFIX = "sk_"
 
 
@@ -40,26 +40,33 @@ class CreatedKey:
 async def create_user(
     ctx: Context, actor: Principal, email: str, name: str, role: UserRole, password: str | None
 ) -> User:
-    email = email.strip().lower()
     async with transaction(ctx) as tx:
-        if await store.get_user_by_email(tx.conn, email):
-            raise Conflict(f"a user with email {email} already exists")
-        user_id = new_id("usr", tx.now)
-        await store.insert_user(
-            tx.conn,
-            {
-                "id": user_id,
-                "email": email,
-                "name": name,
-                "role": role.value,
-                "password_hash": _hasher.hash(password) if password else None,
-                "active": True,
-                "created_at": tx.now,
-                "updated_at": tx.now,
-            },
-        )
-        user = await _get_user(tx.conn, user_id)
-        tx.record("user.created", actor.actor(), user_snapshot(user))
+        return await create_user_in(tx, actor, email, name, role, password)
+
+
+async def create_user_in(
+    tx: Tx, actor: Principal, email: str, name: str, role: UserRole, password: str | None
+) -> User:
+    """`create_user` inside a transaction the caller holds (an invite is made in it too)."""
+    email = email.strip().lower()
+    if await store.get_user_by_email(tx.conn, email):
+        raise Conflict(f"a user with email {email} already exists")
+    user_id = new_id("usr", tx.now)
+    await store.insert_user(
+        tx.conn,
+        {
+            "id": user_id,
+            "email": email,
+            "name": name,
+            "role": role.value,
+            "password_hash": hash_password(password) if password else None,
+            "active": True,
+            "created_at": tx.now,
+            "updated_at": tx.now,
+        },
+    )
+    user = await _get_user(tx.conn, user_id)
+    tx.record("user.created", actor.actor(), user_snapshot(user))
     return user
 
 
@@ -76,12 +83,22 @@ async def update_user(
     values = dict(changes)
     if "password" in values:
         password = values.pop("password")
-        values["password_hash"] = _hasher.hash(password) if password else None
+        values["password_hash"] = hash_password(password) if password else None
     if "role" in values:
         values["role"] = UserRole(values["role"]).value
+    if actor.user_id == user_id and (
+        values.get("active") is False or values.get("role") == UserRole.reviewer.value
+    ):
+        raise Conflict("you cannot deactivate or demote yourself; ask another admin")
     async with transaction(ctx) as tx:
         await _get_user(tx.conn, user_id)
         await store.update_user(tx.conn, user_id, {**values, "updated_at": tx.now})
+        if values.get("active") is False:
+            # Sessions and keys check `active` each time; links and invites are revoked.
+            await link_store.revoke_user_links(tx.conn, user_id, tx.now)
+            await link_store.revoke_account_tokens(
+                tx.conn, tx.now, kind=AccountTokenKind.invite, user_id=user_id
+            )
         user = await _get_user(tx.conn, user_id)
         tx.record(
             "user.updated", actor.actor(), {**user_snapshot(user), "changed": sorted(changes)}

@@ -119,6 +119,8 @@ requests = sa.Table(
     sa.Index("ix_requests_priority_id", "priority", "id"),
     sa.Index("ix_requests_loop_id_status_id", "loop_id", "status", "id"),
     sa.Index("ix_requests_previous_request_id", "previous_request_id"),
+    # The inbox walks pending requests one priority at a time, oldest first.
+    sa.Index("ix_requests_status_priority_id", "status", "priority", "id"),
 )
 
 votes = sa.Table(
@@ -251,4 +253,69 @@ server_secrets = sa.Table(
     sa.Column("name", sa.String(60), primary_key=True),
     sa.Column("value", sa.String(200), nullable=False),
     sa.Column("created_at", Time, nullable=False),
+)
+
+# Signed review links: one reviewer, one request, until spent by their vote, revoked or expired.
+review_links = sa.Table(
+    "review_links",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("request_id", Id, sa.ForeignKey("requests.id"), nullable=False),
+    # A user's link votes as that user; a link without one votes as its email.
+    sa.Column("user_id", Id, sa.ForeignKey("users.id")),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("content_hash", sa.String(80), nullable=False),
+    # Only the token's SHA-256: the token itself exists in the link alone.
+    sa.Column("token_hash", sa.String(64), nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("created_by", sa.JSON, nullable=False),
+    sa.Column("spent_at", Time),
+    sa.Column("vote_id", Id),
+    sa.Column("revoked_at", Time),
+    sa.Index("ix_review_links_request_id", "request_id"),
+    sa.Index("ix_review_links_user_id", "user_id"),
+)
+
+# One-time account links: the first admin's setup link, and invites that set a password.
+account_tokens = sa.Table(
+    "account_tokens",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id")),
+    sa.Column("token_hash", sa.String(64), nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("used_at", Time),
+    sa.Column("revoked_at", Time),
+    sa.Index("ix_account_tokens_user_id", "user_id"),
+)
+
+# A signed-in browser: the cookie holds a random token, this row only its hash.
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("csrf_secret", sa.String(64), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("last_seen_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+    sa.Index("ix_web_sessions_user_id", "user_id"),
+)
+
+# Sign-in attempts, kept for a while to slow down password guessing per account and address.
+login_attempts = sa.Table(
+    "login_attempts",
+    metadata,
+    sa.Column("pk", BigPk, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("address", sa.String(64), nullable=False),
+    sa.Column("succeeded", sa.Boolean, nullable=False),
+    sa.Column("attempted_at", Time, nullable=False),
+    sa.Index("ix_login_attempts_email_attempted_at", "email", "attempted_at"),
+    sa.Index("ix_login_attempts_address_attempted_at", "address", "attempted_at"),
 )

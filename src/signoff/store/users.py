@@ -121,6 +121,26 @@ async def find_key_for_auth(conn: Conn, prefix: str) -> KeyForAuth | None:
     return KeyForAuth(_key(row), row.secret_hash, row.user_email, bool(active))
 
 
+async def count_admins_with_password(conn: Conn) -> int:
+    """Admins who can sign in to the web app."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(users)
+        .where(
+            users.c.role == "admin",
+            users.c.active.is_(True),
+            users.c.password_hash.is_not(None),
+        )
+    )
+    return int((await conn.execute(query)).scalar_one())
+
+
 async def lock_bootstrap(conn: Conn) -> None:
     """PostgreSQL: serialize first-start set-up between replicas until this transaction ends."""
     await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(0x5160FE)))
+
+
+async def find_password_hash(conn: Conn, user_id: str) -> str | None:
+    query = sa.select(users.c.password_hash).where(users.c.id == user_id)
+    value = (await conn.execute(query)).scalar_one_or_none()
+    return None if value is None else str(value)

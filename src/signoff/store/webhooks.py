@@ -139,3 +139,10 @@ async def server_secret(conn: Conn, name: str, make: str, now: datetime) -> str:
         return make
     except IntegrityError:  # another process made it first
         return str((await conn.execute(query)).scalar_one())
+
+
+async def read_server_secret(conn: Conn, name: str) -> str | None:
+    """The server secret called `name`, if it was ever made (reads only)."""
+    query = sa.select(server_secrets.c.value).where(server_secrets.c.name == name)
+    value = (await conn.execute(query)).scalar_one_or_none()
+    return None if value is None else str(value)

@@ -1,0 +1,174 @@
+"""What a reviewer reads and does in the web app: the inbox, a request with everything around
+it, votes on several requests at once. Votes go through `votes.vote`, the one decision path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..domain.model import Event, Loop, Principal, Priority, Request, Role, Vote
+from ..domain.voting import Ballot
+from ..errors import NotFound, SignoffError
+from ..store import events as event_store
+from ..store import inbox as store
+from ..store import loops as loop_store
+from ..store import requests as request_store
+from ..store.db import Conn
+from .context import Context
+from .requests import _load, check_can_read
+from .votes import vote
+
+MAX_ROUNDS = 20  # earlier rounds shown with a revision
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    loop_id: str | None = None
+    priority: Priority | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Inbox:
+    requests: list[store.InboxItem]
+    next_key: tuple[Priority, str] | None  # where the next page starts
+    loops: dict[str, Loop]  # the loops this reviewer may decide, by id
+    counts: dict[str, int]  # pending requests per loop
+    seq: int  # the event log's head when read: live updates start after it
+
+
+async def _my_loops(conn: Conn, actor: Principal) -> dict[str, Loop]:
+    reviewer = None if actor.role is Role.admin else actor.user_id
+    if actor.role is not Role.admin and not reviewer:
+        return {}
+    found = await loop_store.list_loops(conn, None, 10_000, reviewer=reviewer)
+    return {loop.id: loop for loop in found}
+
+
+async def my_loop_ids(ctx: Context, actor: Principal) -> set[str] | None:
+    """The loops whose requests this person may decide; None for an admin (every loop)."""
+    if actor.role is Role.admin:
+        return None
+    async with ctx.db.read() as conn:
+        return set(await _my_loops(conn, actor))
+
+
+def _query(actor: Principal, loops: dict[str, Loop], where: InboxFilter) -> store.InboxQuery:
+    loop_ids: list[str] | None = None if actor.role is Role.admin else list(loops)
+    if where.loop_id:
+        loop_ids = [where.loop_id] if where.loop_id in loops else []
+    return store.InboxQuery(loop_ids, actor.voter_id, where.priority, (where.text or "").strip())
+
+
+async def inbox(
+    ctx: Context,
+    actor: Principal,
+    where: InboxFilter,
+    after: tuple[Priority, str] | None,
+    limit: int,
+) -> Inbox:
+    """One page of the pending requests `actor` may decide and has not voted on yet."""
+    async with ctx.db.read() as conn:
+        seq = await store.latest_seq(conn)
+        loops = await _my_loops(conn, actor)
+        query = _query(actor, loops, where)
+        found = await store.pending_page(conn, query, after, limit + 1)
+        counts = await store.pending_counts(conn, None if actor.role is Role.admin else list(loops))
+    page = found[:limit]
+    next_key = (page[-1].priority, page[-1].id) if len(found) > limit else None
+    return Inbox(page, next_key, loops, counts, seq)
+
+
+async def next_in_queue(
+    ctx: Context, actor: Principal, where: InboxFilter, after: Request | None
+) -> str | None:
+    """The request a review session shows after `after`: the next in inbox order, else the
+    first one left (the queue may have changed while the reviewer read)."""
+    async with ctx.db.read() as conn:
+        loops = await _my_loops(conn, actor)
+        query = _query(actor, loops, where)
+        key = (after.priority, after.id) if after else None
+        found = await store.pending_page(conn, query, key, 1)
+        if not found and key is not None:
+            found = await store.pending_page(conn, query, None, 1)
+    return found[0].id if found else None
+
+
+@dataclass(frozen=True)
+class Review:
+    """A request and everything a reviewer needs to decide it."""
+
+    request: Request
+    loop: Loop
+    votes: list[Vote]  # every vote, voided ones too
+    events: list[Event]
+    rounds: list[Request]  # earlier rounds of a revision, oldest first
+    later: list[str]  # ids of revisions made of this request
+
+    def my_vote(self, actor: Principal) -> Vote | None:
+        live = [v for v in self.votes if v.voided_at is None]
+        return next((v for v in live if v.voter_id == actor.voter_id), None)
+
+    @property
+    def approvals(self) -> int:
+        live = [v for v in self.votes if v.voided_at is None]
+        return sum(1 for v in live if v.choice.value == "approve")
+
+
+async def review(ctx: Context, actor: Principal, request_id: str) -> Review:
+    async with ctx.db.read() as conn:
+        request = await _load(conn, request_id)
+        await check_can_read(conn, actor, request)
+        loop = await loop_store.get_loop(conn, request.loop_id)
+        if loop is None:
+            raise NotFound(f"the loop of request {request_id} no longer exists")
+        rounds: list[Request] = []
+        previous = request.previous_request_id
+        while previous and len(rounds) < MAX_ROUNDS:
+            earlier = await request_store.get_request(conn, previous)
+            if earlier is None:
+                break
+            rounds.insert(0, earlier)
+            previous = earlier.previous_request_id
+        return Review(
+            request=request,
+            loop=loop,
+            votes=await request_store.all_votes(conn, request_id),
+            events=await event_store.list_request_events(conn, request_id),
+            rounds=rounds,
+            later=await store.revisions_of(conn, request_id),
+        )
+
+
+async def get_state(ctx: Context, actor: Principal, request_id: str) -> Request:
+    async with ctx.db.read() as conn:
+        request = await _load(conn, request_id)
+        await check_can_read(conn, actor, request)
+    return request
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    request_id: str
+    ok: bool
+    message: str
+    title: str | None = None
+
+
+async def vote_on_each(
+    ctx: Context, voter: Principal, request_ids: list[str], ballot: Ballot
+) -> list[BatchResult]:
+    """The same ballot on each request, each its own vote and transaction; every request gets
+    a result, the ones that could not be decided with the reason."""
+    results: list[BatchResult] = []
+    for request_id in dict.fromkeys(request_ids):
+        try:
+            request, verdict, _ = await vote(ctx, voter, request_id, ballot)
+        except SignoffError as exc:
+            results.append(BatchResult(request_id, False, exc.detail))
+            continue
+        if request.decision is not None:
+            message = f"{request.decision.value.replace('_', ' ')}"
+        else:
+            message = f"vote recorded: {verdict.approvals} of {request.required_approvals}"
+        results.append(BatchResult(request_id, True, message, request.title))
+    return results

@@ -1,0 +1,351 @@
+"""The review page: read a request with its context and history, and decide it.
+
+A decision goes through `service.votes.vote`, as POST /v1/requests/{id}/decisions does.
+The page listens to `/requests/{id}/stream` and stops its buttons the moment someone else
+decides; a vote that arrives late anyway is refused by the service and the page says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+
+from ..domain.model import Choice, ContentType, Principal, ResponseType
+from ..domain.voting import Ballot
+from ..errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    SignoffError,
+    ValidationFailed,
+)
+from ..service import review as service
+from ..service.context import Context
+from ..service.votes import vote
+from . import content as show
+from .auth import Ctx, CurrentSession
+from .forms import answer_of, fields_of
+from .inbox import parse_filter
+from .render import page
+from .routing import form_list, form_text, web_router
+
+router = web_router()
+KEEP_ALIVE_SECONDS = 15.0
+_DONE = {
+    "approved": "Approved.",
+    "rejected": "Rejected.",
+    "needs_changes": "Changes requested.",
+}
+
+
+async def _review(ctx: Context, actor: Principal, request_id: str) -> service.Review:
+    try:
+        return await service.review(ctx, actor, request_id)
+    except Forbidden:
+        # Someone outside the loop learns nothing, not even that the request exists.
+        raise NotFound(f"no request with id {request_id!r}") from None
+
+
+def _thread(review: service.Review) -> list[dict[str, Any]]:
+    """Earlier rounds, each with the diff from its content to the next round's."""
+    rounds = [*review.rounds, review.request]
+    out = []
+    for before, after in itertools.pairwise(rounds):
+        out.append(
+            {
+                "request": before,
+                "diff": show.diff(
+                    show.as_text(before.content, before.content_type),
+                    show.as_text(after.content, after.content_type),
+                ),
+                "next_id": after.id,
+            }
+        )
+    return out
+
+
+def _values(review: service.Review, actor: Principal, **extra: Any) -> dict[str, Any]:
+    r = review.request
+    analysis = r.ai_analysis or {}
+    risk = analysis.get("risk_score")
+    confidence = analysis.get("confidence")
+    alert = bool(
+        (isinstance(risk, int | float) and risk >= 0.7)
+        or (isinstance(confidence, int | float) and confidence < 0.5)
+        or analysis.get("flags")
+    )
+    values: dict[str, Any] = {
+        "review": review,
+        "r": r,
+        "loop": review.loop,
+        "my_vote": review.my_vote(actor),
+        "analysis": analysis,
+        "ai_alert": alert,
+        "content_text": show.as_text(r.content, r.content_type),
+        "markdown": show.markdown(r.content)
+        if r.content_type is ContentType.markdown and isinstance(r.content, str)
+        else None,
+        "html": show.sanitized_html(r.content)
+        if r.content_type is ContentType.html and isinstance(r.content, str)
+        else None,
+        "json_tree": show.json_tree(r.content) if r.content_type is ContentType.json else None,
+        "image": show.image_url(r.content) if r.content_type is ContentType.image_url else None,
+        "context_tree": show.json_tree(r.context) if isinstance(r.context, dict | list) else None,
+        "thread": _thread(review),
+        "fields": fields_of(r.response.schema) if r.response.type is ResponseType.form else [],
+        "errors": {},
+        "banner": None,
+        "banner_kind": "warn",
+        "draft": {},
+        "preview": None,
+        "in_session": False,
+        "session_loop": "",
+    }
+    values.update(extra)
+    return values
+
+
+@router.get("/requests/{request_id}")
+async def review_page(
+    request: Request,
+    request_id: str,
+    ctx: Ctx,
+    session: CurrentSession,
+    done: str = "",
+    in_session: bool = False,
+    loop: str = "",
+) -> Response:
+    review = await _review(ctx, session.principal, request_id)
+    banner = _DONE.get(done) or ("Your vote is recorded." if done == "voted" else None)
+    values = _values(
+        review,
+        session.principal,
+        banner=banner,
+        banner_kind="ok",
+        in_session=in_session,
+        session_loop=loop,
+    )
+    return await page(request, "review.html", values)
+
+
+def _field_errors(exc: ValidationFailed) -> dict[str, str]:
+    """Service field paths as the page's fields: `body.response_data.amount` → `field.amount`."""
+    out: dict[str, str] = {}
+    for e in exc.errors:
+        name = e.field.removeprefix("body.")
+        if name.startswith("response_data."):
+            name = "field." + name.removeprefix("response_data.").split(".")[0]
+        out.setdefault(name, e.message)
+    if not out:
+        out["form"] = exc.detail
+    return out
+
+
+async def _ballot(
+    request: Request, r: Any, form_fields: list[Any]
+) -> tuple[Ballot, dict[str, Any]]:
+    """The ballot the form makes, the draft to show again if it is refused."""
+    form = await request.form()
+    decision = await form_text(request, "decision")
+    try:
+        choice = Choice(decision)
+    except ValueError:
+        raise ValidationFailed.field(
+            "decision", "choose approve, reject or request changes"
+        ) from None
+    feedback = (await form_text(request, "feedback")).replace("\r\n", "\n").strip() or None
+    draft: dict[str, Any] = {"feedback": feedback or "", "decision": decision}
+    edited: Any = None
+    response_data: Any = None
+    if choice is Choice.approve:
+        kind = r.response.type
+        if kind is ResponseType.approval and "edited_content" in form:
+            text = await form_text(request, "edited_content")
+            if "\r\n" not in show.as_text(r.content, r.content_type):
+                text = text.replace("\r\n", "\n")  # browsers send a textarea's lines as CRLF
+            draft["edited_content"] = text
+            if text != show.as_text(r.content, r.content_type):
+                edited = _parse_edit(text, r.content_type)
+        elif kind is ResponseType.choice:
+            chosen = await form_list(request, "choice")
+            draft["choice"] = chosen
+            response_data = chosen if r.response.multiple else (chosen[0] if chosen else None)
+        elif kind is ResponseType.text:
+            answer = (await form_text(request, "answer")).replace("\r\n", "\n")
+            draft["answer"] = answer
+            response_data = answer
+        elif kind is ResponseType.form:
+            filled, unreadable = answer_of(form_fields, form)
+            draft["fields"] = {
+                k.removeprefix("field."): v for k, v in form.multi_items() if k.startswith("field.")
+            }
+            if unreadable:
+                raise ValidationFailed(
+                    "some answers could not be read",
+                    [FieldError(f"body.response_data.{k}", m) for k, m in unreadable.items()],
+                )
+            response_data = filled
+    hash_seen = await form_text(request, "content_hash") or None
+    return Ballot(choice, feedback, edited, response_data, hash_seen), draft
+
+
+def _parse_edit(text: str, content_type: ContentType) -> Any:
+    if content_type is not ContentType.json:
+        return text
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ValidationFailed.field("body.edited_content", f"is not valid JSON: {exc}") from None
+
+
+@router.post("/requests/{request_id}/decide")
+async def decide(request: Request, request_id: str, ctx: Ctx, session: CurrentSession) -> Response:
+    actor = session.principal
+    review = await _review(ctx, actor, request_id)
+    r = review.request
+    in_session = await form_text(request, "in_session") == "1"
+    session_loop = await form_text(request, "session_loop")
+    fields = fields_of(r.response.schema) if r.response.type is ResponseType.form else []
+    draft: dict[str, Any] = {}
+    try:
+        ballot, draft = await _ballot(request, r, fields)
+        if ballot.edited_content is not None and await form_text(request, "step") != "confirm":
+            # An edit is approved only after its diff was shown.
+            preview = show.diff(show.as_text(r.content, r.content_type), draft["edited_content"])
+            values = _values(
+                review,
+                actor,
+                draft=draft,
+                preview=preview,
+                in_session=in_session,
+                session_loop=session_loop,
+            )
+            return await page(request, "review.html", values)
+        decided, _, _ = await vote(ctx, actor, request_id, ballot)
+    except ValidationFailed as exc:
+        values = _values(
+            review,
+            actor,
+            draft=draft,
+            errors=_field_errors(exc),
+            in_session=in_session,
+            session_loop=session_loop,
+            banner="Your answer was not accepted: " + exc.detail,
+            banner_kind="bad",
+        )
+        return await page(request, "review.html", values, status=422)
+    except (Conflict, Forbidden) as exc:
+        fresh = await _review(ctx, actor, request_id)
+        status = 409 if isinstance(exc, Conflict) else 403
+        values = _values(
+            fresh,
+            actor,
+            draft=draft,
+            in_session=in_session,
+            session_loop=session_loop,
+            banner="Your vote was not recorded: " + exc.detail + ".",
+            banner_kind="bad",
+        )
+        return await page(request, "review.html", values, status=status)
+    done = decided.decision.value if decided.decision else "voted"
+    if in_session:
+        query = urlencode({"after": request_id, "loop": session_loop, "done": done})
+        return RedirectResponse(f"/session?{query}", status_code=303)
+    return RedirectResponse(f"/requests/{request_id}?done={done}", status_code=303)
+
+
+@router.get("/session")
+async def review_session(
+    request: Request,
+    ctx: Ctx,
+    session: CurrentSession,
+    loop: str = "",
+    after: str = "",
+    done: str = "",
+) -> Response:
+    """A review session: one request after the other, in inbox order, until none is left."""
+    actor = session.principal
+    where = parse_filter(loop, "", "")
+    previous = None
+    if after:
+        try:
+            previous = await service.get_state(ctx, actor, after)
+        except SignoffError:
+            previous = None
+    following = await service.next_in_queue(ctx, actor, where, previous)
+    if following is None:
+        return await page(request, "session_done.html", {"done": _DONE.get(done)})
+    query = urlencode({"in_session": 1, "loop": loop, **({"done": done} if done else {})})
+    return RedirectResponse(f"/requests/{following}?{query}", status_code=303)
+
+
+@router.post("/batch")
+async def batch(request: Request, ctx: Ctx, session: CurrentSession) -> Response:
+    ids = await form_list(request, "ids")
+    decision = await form_text(request, "decision")
+    feedback = (await form_text(request, "feedback")).strip() or None
+    if decision not in (Choice.approve.value, Choice.reject.value):
+        raise ValidationFailed.field("decision", "choose approve or reject")
+    if not ids:
+        raise ValidationFailed.field("ids", "select at least one request")
+    if decision == Choice.reject.value and not feedback:
+        raise ValidationFailed.field("feedback", "a rejection needs feedback")
+    results = await service.vote_on_each(
+        ctx, session.principal, ids, Ballot(Choice(decision), feedback)
+    )
+    return await page(request, "batch.html", {"results": results, "decision": decision})
+
+
+@router.get("/requests/{request_id}/stream")
+async def request_stream(
+    request_id: str, ctx: Ctx, session: CurrentSession, hash: str = ""
+) -> Response:
+    """Server-sent events for an open review page: `decided` once the request leaves
+    `pending`, `changed` if its content changes under the reviewer's eyes."""
+    await get_state_or_404(ctx, session.principal, request_id)
+    return StreamingResponse(
+        _request_events(ctx, session.principal, request_id, hash),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def get_state_or_404(ctx: Context, actor: Principal, request_id: str) -> Any:
+    try:
+        return await service.get_state(ctx, actor, request_id)
+    except Forbidden:
+        raise NotFound(f"no request with id {request_id!r}") from None
+
+
+async def _request_events(
+    ctx: Context, actor: Principal, request_id: str, seen_hash: str
+) -> AsyncIterator[str]:
+    yield "retry: 2000\n\n"
+    with ctx.notifier.subscribe(request_id) as changed:
+        while True:
+            changed.clear()
+            r = await service.get_state(ctx, actor, request_id)
+            if not r.is_pending:
+                outcome = r.decision.value.replace("_", " ") if r.decision else r.status.value
+                who = ", ".join(
+                    str(d.get("email") or d.get("name") or d.get("type"))
+                    for d in r.decided_by or []
+                )
+                data = json.dumps({"status": r.status.value, "outcome": outcome, "by": who})
+                yield f"event: decided\ndata: {data}\n\n"
+                return
+            if seen_hash and r.content_hash != seen_hash:
+                yield f"event: changed\ndata: {json.dumps({'content_hash': r.content_hash})}\n\n"
+                seen_hash = r.content_hash
+            try:
+                await asyncio.wait_for(changed.wait(), KEEP_ALIVE_SECONDS)
+            except TimeoutError:
+                yield ": keep-alive\n\n"

@@ -1,0 +1,212 @@
+"""Admin pages over HTTP: admins only, CSRF on every form, every change through the service."""
+
+from __future__ import annotations
+
+import re
+
+from signoff.domain.model import UserRole
+from signoff.service import loops as loop_service
+from signoff.service import users as user_service
+from signoff.service import webhooks as webhook_service
+from tests.web.conftest import Site
+from tests.web.support import csrf_of, page_token, sign_in
+
+PAGES = (
+    "/admin",
+    "/admin/loops",
+    "/admin/loops/new",
+    "/admin/users",
+    "/admin/keys",
+    "/admin/webhooks",
+)
+# Every form the admin pages have: (path, a body that would change something).
+FORMS = (
+    ("/admin/loops", {"name": "sneaky", "required_approvals": "1"}),
+    ("/admin/users", {"email": "eve@example.com", "name": "Eve", "role": "admin"}),
+    ("/admin/keys", {"name": "sneaky", "role": "admin"}),
+    ("/admin/webhooks", {"url": "https://hooks.example.com/x"}),
+)
+
+
+async def _counts(site: Site) -> tuple[int, int, int, int]:
+    return (
+        len(await loop_service.list_loops(site.ctx, None, 1000)),
+        len(await user_service.list_users(site.ctx, None, 1000)),
+        len(await user_service.list_keys(site.ctx, None, 1000)),
+        len(await webhook_service.list_endpoints(site.ctx, None, 1000)),
+    )
+
+
+async def test_admin_pages_and_forms_are_for_signed_in_admins_with_the_token(site: Site) -> None:
+    await site.person("root", UserRole.admin)
+    await site.person("ann")
+    before = await _counts(site)
+    async with site.client() as nobody:
+        for path in PAGES:
+            r = await nobody.get(path)
+            assert r.status_code == 303 and r.headers["location"].startswith("/login"), path
+        token = csrf_of((await nobody.get("/login")).text)
+        for path, body in FORMS:
+            r = await nobody.post(path, data={**body, "csrf_token": token})
+            assert r.status_code in (303, 403), path
+            assert r.status_code != 200
+    async with site.client() as reviewer:
+        await sign_in(reviewer, "ann@example.com")
+        token = await page_token(reviewer)
+        for path in PAGES:
+            assert (await reviewer.get(path)).status_code == 403, path
+        for path, body in FORMS:
+            r = await reviewer.post(path, data={**body, "csrf_token": token})
+            assert r.status_code == 403, path
+    async with site.client() as admin:
+        await sign_in(admin, "root@example.com")
+        for path in PAGES:
+            r = await admin.get(path, follow_redirects=True)
+            assert r.status_code == 200, path
+        for path, body in FORMS:
+            for bad in ({}, {"csrf_token": "wrong"}):
+                r = await admin.post(path, data={**body, **bad})
+                assert r.status_code == 403, (path, bad)
+            r = await admin.post(
+                path,
+                data={**body, "csrf_token": await page_token(admin, "/admin/loops")},
+                headers={"origin": "https://evil.example.com"},
+            )
+            assert r.status_code == 403, path
+    assert await _counts(site) == before
+
+
+async def test_an_admin_makes_and_edits_a_loop(site: Site) -> None:
+    await site.person("root", UserRole.admin)
+    ann = await site.person("ann")
+    async with site.client() as admin:
+        await sign_in(admin, "root@example.com")
+        token = await page_token(admin, "/admin/loops/new")
+        bad = await admin.post(
+            "/admin/loops",
+            data={"csrf_token": token, "name": " ", "required_approvals": "0"},
+        )
+        assert bad.status_code == 422 and 'id="err-name"' in bad.text
+        r = await admin.post(
+            "/admin/loops",
+            data={
+                "csrf_token": token,
+                "name": "refunds",
+                "description": "Money going out",
+                "reviewers": ann,
+                "required_approvals": "2",
+                "default_timeout_minutes": "90",
+                "allow_self_approval": "1",
+            },
+        )
+        assert r.status_code == 303, r.text[:1000]
+        [loop] = await loop_service.list_loops(site.ctx, None, 10)
+        assert (loop.name, loop.reviewers, loop.required_approvals) == ("refunds", (ann,), 2)
+        assert (loop.default_timeout_seconds, loop.allow_self_approval) == (5400, True)
+        r = await admin.post(
+            f"/admin/loops/{loop.id}",
+            data={"csrf_token": token, "name": "refunds", "required_approvals": "101"},
+        )
+        assert r.status_code == 422 and "between 1 and 100" in r.text
+        r = await admin.post(
+            f"/admin/loops/{loop.id}",
+            data={"csrf_token": token, "name": "refunds-eu", "required_approvals": "1"},
+        )
+        assert r.status_code == 303
+        loop = await loop_service.get_loop(site.ctx, loop.id)
+        assert (loop.name, loop.reviewers, loop.allow_self_approval) == ("refunds-eu", (), False)
+
+
+async def test_keys_are_shown_once_and_revoked(site: Site) -> None:
+    await site.person("root", UserRole.admin)
+    async with site.client() as admin:
+        await sign_in(admin, "root@example.com")
+        token = await page_token(admin, "/admin/keys")
+        r = await admin.post(
+            "/admin/keys", data={"csrf_token": token, "name": "zapier", "role": "requester"}
+        )
+        assert r.status_code == 200
+        secret = re.search(r"(sk_[0-9a-f]{12}_[A-Za-z0-9_-]{20,})", r.text)
+        assert secret, r.text[:3000]
+        listed = await admin.get("/admin/keys")
+        assert secret.group(1) not in listed.text and "zapier" in listed.text
+        async with site.client() as api:
+            auth = {"Authorization": f"Bearer {secret.group(1)}"}
+            assert (await api.get("/v1/requests", headers=auth)).status_code == 200
+            [made] = [
+                k for k in await user_service.list_keys(site.ctx, None, 100) if k.name == "zapier"
+            ]
+            r = await admin.post(f"/admin/keys/{made.id}/revoke", data={"csrf_token": token})
+            assert r.status_code == 200 and "is revoked" in r.text
+            assert (await api.get("/v1/requests", headers=auth)).status_code == 401
+
+
+async def test_users_invited_promoted_and_deactivated(site: Site) -> None:
+    root = await site.person("root", UserRole.admin)
+    async with site.client() as admin:
+        await sign_in(admin, "root@example.com")
+        token = await page_token(admin, "/admin/users")
+        r = await admin.post(
+            "/admin/users",
+            data={
+                "csrf_token": token,
+                "email": "dee@example.com",
+                "name": "Dee",
+                "role": "reviewer",
+            },
+        )
+        assert r.status_code == 200 and "/invite/" in r.text
+        dee = await user_service.find_user_by_email(site.ctx, "dee@example.com")
+        assert dee is not None and not dee.has_password
+        r = await admin.post(
+            f"/admin/users/{dee.id}", data={"csrf_token": token, "action": "role", "role": "admin"}
+        )
+        assert r.status_code == 200
+        assert (await user_service.get_user(site.ctx, dee.id)).role is UserRole.admin
+        r = await admin.post(
+            f"/admin/users/{dee.id}", data={"csrf_token": token, "action": "deactivate"}
+        )
+        assert r.status_code == 200
+        assert not (await user_service.get_user(site.ctx, dee.id)).active
+        # An admin cannot lock themself out.
+        r = await admin.post(
+            f"/admin/users/{root}", data={"csrf_token": token, "action": "deactivate"}
+        )
+        assert r.status_code == 409
+        assert (await user_service.get_user(site.ctx, root)).active
+
+
+async def test_webhook_endpoints_and_their_delivery_log(site: Site) -> None:
+    await site.person("root", UserRole.admin)
+    site.ctx.check_url = None  # the URL need not resolve here
+    async with site.client() as admin:
+        await sign_in(admin, "root@example.com")
+        token = await page_token(admin, "/admin/webhooks")
+        r = await admin.post(
+            "/admin/webhooks",
+            data={
+                "csrf_token": token,
+                "url": "https://hooks.example.com/a",
+                "events": "request.*, nope",
+            },
+        )
+        assert r.status_code == 422 and "nope" in r.text
+        r = await admin.post(
+            "/admin/webhooks",
+            data={"csrf_token": token, "url": "https://hooks.example.com/a", "events": "request.*"},
+        )
+        assert r.status_code == 200 and "whsec_" in r.text
+        [endpoint] = await webhook_service.list_endpoints(site.ctx, None, 10)
+        assert endpoint.events == ("request.*",)
+        r = await admin.post(
+            f"/admin/webhooks/{endpoint.id}", data={"csrf_token": token, "action": "test"}
+        )
+        assert r.status_code == 200 and "webhook.test" in r.text
+        [message] = await webhook_service.deliveries(site.ctx, endpoint.id, None, None, 10)
+        r = await admin.post(
+            f"/admin/webhooks/{endpoint.id}",
+            data={"csrf_token": token, "action": "retry", "message_id": message.id},
+        )
+        assert r.status_code == 200 and "queued to be sent again" in r.text
+        page = await admin.get(f"/admin/webhooks/{endpoint.id}")
+        assert message.id in page.text and "whsec_" not in page.text
