@@ -78,6 +78,7 @@ REQUEST_FIELDS = {
     "requested_by", "timeout_seconds", "timeout_action", "deadline_at", "callback",
     "previous_request_id", "feedback", "final_content", "edited", "response_data", "decided_by",
     "review_url", "created_at", "updated_at", "completed_at",
+    "picked_up_at", "pickup_deadline_at", "escalation_level", "added_reviewers",
 }  # fmt: skip
 
 

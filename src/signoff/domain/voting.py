@@ -54,10 +54,13 @@ class VoteVerdict:
 _DECISION_OF = {Choice.reject: Decision.rejected, Choice.needs_changes: Decision.needs_changes}
 
 
-def may_review(loop: Loop, voter: Principal) -> bool:
+def may_review(loop: Loop, voter: Principal, added: tuple[str, ...] = ()) -> bool:
+    """`added`: the reviewers an escalation brought to this one request."""
     if voter.role is Role.admin:
         return True
-    return voter.role is Role.reviewer and voter.user_id in loop.reviewers
+    return voter.role is Role.reviewer and (
+        voter.user_id in loop.reviewers or voter.user_id in added
+    )
 
 
 def is_self_approval(request: Request, voter: Principal) -> bool:
@@ -76,7 +79,7 @@ def cast_vote(
         raise InvalidTransition(
             f"request {request.id} is {request.status.value}; a vote can no longer change it"
         )
-    if not may_review(loop, voter):
+    if not may_review(loop, voter, request.added_reviewers):
         raise Forbidden(f"you are not a reviewer of loop {loop.id}")
     if ballot.content_hash is not None and ballot.content_hash != request.content_hash:
         raise Conflict(

@@ -66,6 +66,10 @@ def _request(row: Any) -> Request:
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
         completed_at=utc_or_none(row.completed_at),
+        picked_up_at=utc_or_none(row.picked_up_at),
+        pickup_deadline_at=utc_or_none(row.pickup_deadline_at),
+        escalation_level=row.escalation_level or 0,
+        added_reviewers=tuple(row.added_reviewers or ()),
     )
 
 

@@ -24,6 +24,7 @@ def _user(row: Any) -> User:
         has_password=row.password_hash is not None,
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
+        notify=row.notify,
     )
 
 
@@ -124,3 +125,8 @@ async def find_key_for_auth(conn: Conn, prefix: str) -> KeyForAuth | None:
 async def lock_bootstrap(conn: Conn) -> None:
     """PostgreSQL: serialize first-start set-up between replicas until this transaction ends."""
     await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(0x5160FE)))
+
+
+async def get_users(conn: Conn, ids: list[str]) -> list[User]:
+    rows = await conn.execute(sa.select(users).where(users.c.id.in_(ids)).order_by(users.c.id))
+    return [_user(r) for r in rows]

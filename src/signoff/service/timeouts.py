@@ -1,0 +1,269 @@
+"""Time on requests: timers planned with the request, fired by the scheduler.
+
+Each firing goes the one way every change goes: a transaction that locks the request, checks
+it is still pending, changes it, writes the event (actor "system") and its webhooks and
+notifications, and deletes the timer, all committed together. A request decided first makes
+its timers no-ops (and its decision drops them). The scheduler adapter (scheduler/) only
+decides when to call `fire_due`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from ..domain import timers as plan
+from ..domain.ids import new_id
+from ..domain.model import SYSTEM, Loop, Request, Status
+from ..domain.timers import PlannedTimer, TimerKind
+from ..store import loops as loop_store
+from ..store import requests as request_store
+from ..store import timers as store
+from ..store.timers import Timer
+from .context import Context, Tx, transaction
+from .views import decision_snapshot, rfc3339
+
+log = logging.getLogger(__name__)
+
+# Who decides when nobody did: recorded as the system's, never as a person's.
+SYSTEM_ON_TIMEOUT: dict[str, Any] = {"type": "system", "name": "system", "reason": "timeout"}
+
+
+async def _write(tx: Tx, request_id: str, planned: list[PlannedTimer]) -> None:
+    rows = [
+        {
+            "id": new_id("tmr", tx.now),
+            "request_id": request_id,
+            "kind": t.kind.value,
+            "step": t.step,
+            "data": t.data,
+            "due_at": t.due_at,
+            "attempts": 0,
+            "locked_until": None,
+            "last_error": None,
+            "created_at": tx.now,
+        }
+        for t in planned
+    ]
+    await store.insert_timers(tx.conn, rows)
+    for t in planned:
+        tx.timers_added(t.due_at)
+
+
+def _plan(request: Request, loop: Loop) -> list[PlannedTimer]:
+    return plan.plan(
+        created_at=request.created_at,
+        deadline_at=request.deadline_at,
+        pickup_deadline_at=None if request.picked_up_at else request.pickup_deadline_at,
+        reminders=loop.reminders,
+        escalation=loop.escalation,
+    )
+
+
+async def schedule_new(tx: Tx, created: list[Request], loop: Loop) -> None:
+    """Write the timers of requests just created in `loop` (one insert for a batch)."""
+    rows: list[tuple[str, list[PlannedTimer]]] = [(r.id, _plan(r, loop)) for r in created]
+    planned = [(request_id, t) for request_id, ts in rows for t in ts]
+    if not planned:
+        return
+    await store.insert_timers(
+        tx.conn,
+        [
+            {
+                "id": new_id("tmr", tx.now),
+                "request_id": request_id,
+                "kind": t.kind.value,
+                "step": t.step,
+                "data": t.data,
+                "due_at": t.due_at,
+                "attempts": 0,
+                "created_at": tx.now,
+            }
+            for request_id, t in planned
+        ],
+    )
+    tx.timers_added(min(t.due_at for _, t in planned))
+
+
+async def reschedule(tx: Tx, request: Request) -> None:
+    """The deadline moved (PATCH timeout_seconds): plan again what is still ahead."""
+    loop = await loop_store.get_loop(tx.conn, request.loop_id, reviewers=False)
+    await store.cancel_timers(tx.conn, request.id)
+    if loop is not None:
+        await _write(tx, request.id, plan.still_ahead(_plan(request, loop), tx.now))
+
+
+async def picked_up(tx: Tx, request: Request) -> None:
+    """Someone opened, claimed or voted on the request: its pickup clock stops.
+
+    Called by the vote; the claim (assignment) and the review page call it too.
+    """
+    if request.picked_up_at is not None or not request.is_pending:
+        return
+    await request_store.update_pending(tx.conn, request.id, {"picked_up_at": tx.now})
+    await store.cancel_timers(tx.conn, request.id, (TimerKind.pickup,))
+
+
+async def decided(tx: Tx, request_id: str) -> None:
+    """The request left pending: its timers have nothing left to do."""
+    await store.cancel_timers(tx.conn, request_id)
+
+
+async def fire_due(ctx: Context, limit: int = 200) -> int:
+    """Fire up to `limit` due timers in one transaction; answers how many were claimed.
+
+    Each firing runs in a savepoint: one that fails is rolled back alone, its events dropped,
+    and the timer tried again later (backoff), so a bad timer never holds up the others.
+    """
+    async with transaction(ctx) as tx:
+        due = await store.claim_due(tx.conn, tx.now, limit, skip_locked=not ctx.db.is_sqlite)
+        done: list[str] = []
+        for timer in due:
+            mark = len(tx.events)
+            try:
+                async with tx.conn.begin_nested():
+                    await _fire(tx, timer)
+            except Exception as exc:
+                del tx.events[mark:]
+                log.exception("timer %s (%s) failed to fire", timer.id, timer.kind.value)
+                await store.defer(
+                    tx.conn, timer.id, tx.now + plan.backoff(timer.attempts), repr(exc)
+                )
+            else:
+                done.append(timer.id)
+        await store.delete_timers(tx.conn, done)
+    return len(due)
+
+
+async def next_due(ctx: Context) -> datetime | None:
+    async with ctx.db.read() as conn:
+        return await store.next_due(conn)
+
+
+async def timers_of(ctx: Context, request_id: str) -> list[Timer]:
+    async with ctx.db.read() as conn:
+        return await store.timers_of(conn, request_id)
+
+
+async def recipients(tx: Tx, request: Request) -> list[str]:
+    """Who is told of a reminder or a late pickup: the loop's reviewers and those escalation
+    brought in. (Once assignment lands, the assignees are the ones to tell.)"""
+    loop = await loop_store.get_loop(tx.conn, request.loop_id)
+    return [*(loop.reviewers if loop else ()), *request.added_reviewers]
+
+
+def _about(request: Request) -> dict[str, Any]:
+    """What every request event carries, so a receiver can route on it (DESIGN §2)."""
+    return {
+        "request_id": request.id,
+        "loop_id": request.loop_id,
+        "status": request.status.value,
+        "title": request.title,
+        "metadata": request.metadata,
+        "deadline_at": rfc3339(request.deadline_at),
+    }
+
+
+async def _fire(tx: Tx, timer: Timer) -> None:
+    request = await request_store.get_request(tx.conn, timer.request_id, for_update=True)
+    if request is None or not request.is_pending:
+        return  # decided, cancelled or timed out first: nothing to do
+    data = {**_about(request), "due_at": rfc3339(timer.due_at)}
+    if timer.kind is TimerKind.timeout:
+        await _time_out(tx, request, timer)
+    elif timer.kind is TimerKind.reminder:
+        fraction = (timer.data or {}).get("fraction")
+        tx.record(
+            "request.reminder",
+            SYSTEM.actor(),
+            {**data, "fraction": fraction, "reminder": timer.step + 1},
+            request=request,
+            notify=await recipients(tx, request),
+        )
+    elif timer.kind is TimerKind.pickup:
+        if request.picked_up_at is not None:
+            return
+        tx.record(
+            "request.pickup_overdue",
+            SYSTEM.actor(),
+            {**data, "pickup_deadline_at": rfc3339(request.pickup_deadline_at)},
+            request=request,
+            notify=await recipients(tx, request),
+        )
+    elif timer.kind is TimerKind.escalation:
+        await _escalate(tx, request, timer, data)
+
+
+async def _escalate(tx: Tx, request: Request, timer: Timer, data: dict[str, Any]) -> None:
+    """One rung of the ladder: add reviewers and/or move to another loop; stays pending."""
+    step = plan.EscalationStep.from_json(timer.data or {"after_seconds": 0})
+    level = request.escalation_level + 1
+    values: dict[str, Any] = {"escalation_level": level, "updated_at": tx.now}
+    added = [u for u in step.add_reviewers if u not in request.added_reviewers]
+    if added:
+        values["added_reviewers"] = [*request.added_reviewers, *added]
+    notes = []
+    target = None
+    if step.route_to and step.route_to != request.loop_id:
+        target = await loop_store.get_loop(tx.conn, step.route_to)
+        if target is None:
+            notes.append(f"loop {step.route_to} no longer exists; the request stays where it is")
+        else:
+            values["loop_id"] = target.id
+    await request_store.update_pending(tx.conn, request.id, values)
+    tx.changed_requests.add(request.id)
+    moved = await request_store.get_request(tx.conn, request.id)
+    assert moved is not None
+    tell = [*added, *(target.reviewers if target else ())]
+    tx.record(
+        "request.escalated",
+        SYSTEM.actor(),
+        {
+            **data,
+            "loop_id": moved.loop_id,
+            "from_loop_id": request.loop_id,
+            "level": level,
+            "step": timer.step + 1,
+            "after_seconds": step.after_seconds,
+            "added_reviewers": added,
+            "routed_to": target.id if target else None,
+            "notes": notes,
+        },
+        request=moved,
+        notify=tell,
+    )
+
+
+async def _time_out(tx: Tx, request: Request, timer: Timer) -> None:
+    if request.deadline_at is None or request.deadline_at > tx.now:
+        return  # the deadline moved later since this timer was written: never early
+    loop = await loop_store.get_loop(tx.conn, request.loop_id, reviewers=False)
+    verdict = plan.on_timeout(
+        request.timeout_action, approval_allowed=bool(loop and loop.allow_timeout_approval)
+    )
+    # Late-bound import: requests.py imports this module to plan timers at creation.
+    from .requests import _leave_pending
+
+    values: dict[str, Any] = {"decided_by": [SYSTEM_ON_TIMEOUT]}
+    if verdict.decision is not None:
+        values.update(
+            decision=verdict.decision.value,
+            feedback=f"No decision before the deadline: {verdict.decision.value} by the system.",
+            final_content=request.content,
+            edited=False,
+        )
+    await _leave_pending(tx, request, verdict.status, values)
+    after = await request_store.get_request(tx.conn, request.id)
+    assert after is not None
+    snapshot = {
+        **decision_snapshot(after),
+        "timeout": True,
+        "timeout_action": verdict.action.value,
+        "deadline_at": rfc3339(request.deadline_at),
+        "due_at": rfc3339(timer.due_at),
+    }
+    if verdict.note:
+        snapshot["note"] = verdict.note
+    event = "request.completed" if verdict.status is Status.completed else "request.timed_out"
+    tx.record(event, SYSTEM.actor(), snapshot, request=after)
