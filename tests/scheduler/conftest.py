@@ -55,15 +55,15 @@ async def ctx(settings: Settings, clock: Clock) -> AsyncIterator[Context]:
         yield running
 
 
-async def settled(ctx: Context, clock: Clock) -> None:
+async def settled(ctx: Context, clock: Clock, wait: float = WAIT) -> None:
     """Return once no timer due by `clock` is left (each firing deletes its timer)."""
-    deadline = asyncio.get_running_loop().time() + WAIT
+    deadline = asyncio.get_running_loop().time() + wait
     while True:
         due = await timeouts.next_due(ctx)
         if due is None or due > clock():
             return
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timers due at {due} did not fire within {WAIT} s")
+            raise AssertionError(f"timers due at {due} did not fire within {wait} s")
         await asyncio.sleep(0.01)
 
 

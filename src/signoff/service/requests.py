@@ -312,8 +312,12 @@ async def cancel_request(
     return request
 
 
-async def _leave_pending(tx: Tx, request: Request, to: Status, values: dict[str, Any]) -> None:
-    """The one way out of `pending`: guarded by the state machine and by the database."""
+async def _leave_pending(
+    tx: Tx, request: Request, to: Status, values: dict[str, Any], *, drop_timers: bool = True
+) -> None:
+    """The one way out of `pending`: guarded by the state machine and by the database.
+
+    `drop_timers=False`: the scheduler, which drops the timers of a whole batch at once."""
     if not can_transition(request.status, to):
         raise InvalidTransition(
             f"request {request.id} is {request.status.value}; it cannot become {to.value}"
@@ -326,7 +330,8 @@ async def _leave_pending(tx: Tx, request: Request, to: Status, values: dict[str,
     if not moved:
         raise InvalidTransition(f"request {request.id} was decided by someone else first")
     tx.changed_requests.add(request.id)
-    await timer_store.cancel_timers(tx.conn, request.id)  # nothing left for them to do
+    if drop_timers:
+        await timer_store.cancel_timers(tx.conn, [request.id])  # nothing left for them to do
 
 
 async def wait_for_response(

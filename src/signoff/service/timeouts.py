@@ -10,6 +10,7 @@ decides when to call `fire_due`.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -89,7 +90,7 @@ async def schedule_new(tx: Tx, created: list[Request], loop: Loop) -> None:
 async def reschedule(tx: Tx, request: Request) -> None:
     """The deadline moved (PATCH timeout_seconds): plan again what is still ahead."""
     loop = await loop_store.get_loop(tx.conn, request.loop_id, reviewers=False)
-    await store.cancel_timers(tx.conn, request.id)
+    await store.cancel_timers(tx.conn, [request.id])
     if loop is not None:
         await _write(tx, request.id, plan.still_ahead(_plan(request, loop), tx.now))
 
@@ -102,30 +103,63 @@ async def picked_up(tx: Tx, request: Request) -> None:
     if request.picked_up_at is not None or not request.is_pending:
         return
     await request_store.update_pending(tx.conn, request.id, {"picked_up_at": tx.now})
-    await store.cancel_timers(tx.conn, request.id, (TimerKind.pickup,))
+    await store.cancel_timers(tx.conn, [request.id], (TimerKind.pickup,))
 
 
 async def decided(tx: Tx, request_id: str) -> None:
     """The request left pending: its timers have nothing left to do."""
-    await store.cancel_timers(tx.conn, request_id)
+    await store.cancel_timers(tx.conn, [request_id])
 
 
 async def fire_due(ctx: Context, limit: int = 200) -> int:
     """Fire up to `limit` due timers in one transaction; answers how many were claimed.
 
-    Each firing runs in a savepoint: one that fails is rolled back alone, its events dropped,
-    and the timer tried again later (backoff), so a bad timer never holds up the others.
+    The batch is tried whole first. If a firing fails, it is tried again timer by timer, each
+    in a savepoint: the failing one is rolled back alone, its events dropped, and the timer
+    tried again later (backoff), so a bad timer never holds up the others.
     """
+    try:
+        return await _fire_batch(ctx, limit, careful=False)
+    except Exception:
+        log.exception("firing a batch of timers failed; firing them one by one")
+        return await _fire_batch(ctx, limit, careful=True)
+
+
+class _Batch:
+    """What one batch of firings looks up once: loops by id."""
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+        self.loops: dict[str, Loop | None] = {}
+        self.requests: dict[str, Request] = {}  # locked, as the batch's firings leave them
+        self.decided: list[str] = []  # requests that left pending: their other timers go
+
+    async def loop(self, loop_id: str) -> Loop | None:
+        if loop_id not in self.loops:
+            self.loops[loop_id] = await loop_store.get_loop(self.tx.conn, loop_id)
+        return self.loops[loop_id]
+
+
+async def _fire_batch(ctx: Context, limit: int, *, careful: bool) -> int:
     async with transaction(ctx) as tx:
         due = await store.claim_due(tx.conn, tx.now, limit, skip_locked=not ctx.db.is_sqlite)
+        batch = _Batch(tx)
+        batch.requests = await request_store.lock_requests(
+            tx.conn, sorted({t.request_id for t in due})
+        )
         done: list[str] = []
         for timer in due:
+            if not careful:
+                await _fire(batch, timer)
+                done.append(timer.id)
+                continue
             mark = len(tx.events)
             try:
                 async with tx.conn.begin_nested():
-                    await _fire(tx, timer)
+                    await _fire(batch, timer)
             except Exception as exc:
                 del tx.events[mark:]
+                batch.loops.clear()
                 log.exception("timer %s (%s) failed to fire", timer.id, timer.kind.value)
                 await store.defer(
                     tx.conn, timer.id, tx.now + plan.backoff(timer.attempts), repr(exc)
@@ -133,6 +167,7 @@ async def fire_due(ctx: Context, limit: int = 200) -> int:
             else:
                 done.append(timer.id)
         await store.delete_timers(tx.conn, done)
+        await store.cancel_timers(tx.conn, batch.decided)
     return len(due)
 
 
@@ -146,10 +181,10 @@ async def timers_of(ctx: Context, request_id: str) -> list[Timer]:
         return await store.timers_of(conn, request_id)
 
 
-async def recipients(tx: Tx, request: Request) -> list[str]:
+async def recipients(batch: _Batch, request: Request) -> list[str]:
     """Who is told of a reminder or a late pickup: the loop's reviewers and those escalation
     brought in. (Once assignment lands, the assignees are the ones to tell.)"""
-    loop = await loop_store.get_loop(tx.conn, request.loop_id)
+    loop = await batch.loop(request.loop_id)
     return [*(loop.reviewers if loop else ()), *request.added_reviewers]
 
 
@@ -165,13 +200,14 @@ def _about(request: Request) -> dict[str, Any]:
     }
 
 
-async def _fire(tx: Tx, timer: Timer) -> None:
-    request = await request_store.get_request(tx.conn, timer.request_id, for_update=True)
+async def _fire(batch: _Batch, timer: Timer) -> None:
+    tx = batch.tx
+    request = batch.requests.get(timer.request_id)
     if request is None or not request.is_pending:
         return  # decided, cancelled or timed out first: nothing to do
     data = {**_about(request), "due_at": rfc3339(timer.due_at)}
     if timer.kind is TimerKind.timeout:
-        await _time_out(tx, request, timer)
+        await _time_out(batch, request, timer)
     elif timer.kind is TimerKind.reminder:
         fraction = (timer.data or {}).get("fraction")
         tx.record(
@@ -179,7 +215,7 @@ async def _fire(tx: Tx, timer: Timer) -> None:
             SYSTEM.actor(),
             {**data, "fraction": fraction, "reminder": timer.step + 1},
             request=request,
-            notify=await recipients(tx, request),
+            notify=await recipients(batch, request),
         )
     elif timer.kind is TimerKind.pickup:
         if request.picked_up_at is not None:
@@ -189,14 +225,15 @@ async def _fire(tx: Tx, timer: Timer) -> None:
             SYSTEM.actor(),
             {**data, "pickup_deadline_at": rfc3339(request.pickup_deadline_at)},
             request=request,
-            notify=await recipients(tx, request),
+            notify=await recipients(batch, request),
         )
     elif timer.kind is TimerKind.escalation:
-        await _escalate(tx, request, timer, data)
+        await _escalate(batch, request, timer, data)
 
 
-async def _escalate(tx: Tx, request: Request, timer: Timer, data: dict[str, Any]) -> None:
+async def _escalate(batch: _Batch, request: Request, timer: Timer, data: dict[str, Any]) -> None:
     """One rung of the ladder: add reviewers and/or move to another loop; stays pending."""
+    tx = batch.tx
     step = plan.EscalationStep.from_json(timer.data or {"after_seconds": 0})
     level = request.escalation_level + 1
     values: dict[str, Any] = {"escalation_level": level, "updated_at": tx.now}
@@ -206,7 +243,7 @@ async def _escalate(tx: Tx, request: Request, timer: Timer, data: dict[str, Any]
     notes = []
     target = None
     if step.route_to and step.route_to != request.loop_id:
-        target = await loop_store.get_loop(tx.conn, step.route_to)
+        target = await batch.loop(step.route_to)
         if target is None:
             notes.append(f"loop {step.route_to} no longer exists; the request stays where it is")
         else:
@@ -215,6 +252,7 @@ async def _escalate(tx: Tx, request: Request, timer: Timer, data: dict[str, Any]
     tx.changed_requests.add(request.id)
     moved = await request_store.get_request(tx.conn, request.id)
     assert moved is not None
+    batch.requests[moved.id] = moved
     tell = [*added, *(target.reviewers if target else ())]
     tx.record(
         "request.escalated",
@@ -235,10 +273,11 @@ async def _escalate(tx: Tx, request: Request, timer: Timer, data: dict[str, Any]
     )
 
 
-async def _time_out(tx: Tx, request: Request, timer: Timer) -> None:
+async def _time_out(batch: _Batch, request: Request, timer: Timer) -> None:
+    tx = batch.tx
     if request.deadline_at is None or request.deadline_at > tx.now:
         return  # the deadline moved later since this timer was written: never early
-    loop = await loop_store.get_loop(tx.conn, request.loop_id, reviewers=False)
+    loop = await batch.loop(request.loop_id)
     verdict = plan.on_timeout(
         request.timeout_action, approval_allowed=bool(loop and loop.allow_timeout_approval)
     )
@@ -253,9 +292,19 @@ async def _time_out(tx: Tx, request: Request, timer: Timer) -> None:
             final_content=request.content,
             edited=False,
         )
-    await _leave_pending(tx, request, verdict.status, values)
-    after = await request_store.get_request(tx.conn, request.id)
-    assert after is not None
+    await _leave_pending(tx, request, verdict.status, values, drop_timers=False)
+    batch.decided.append(request.id)
+    after = replace(
+        request,
+        status=verdict.status,
+        decision=verdict.decision,
+        feedback=values.get("feedback"),
+        final_content=values.get("final_content"),
+        decided_by=values["decided_by"],
+        completed_at=tx.now,
+        updated_at=tx.now,
+    )
+    batch.requests[after.id] = after
     snapshot = {
         **decision_snapshot(after),
         "timeout": True,

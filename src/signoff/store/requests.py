@@ -111,6 +111,15 @@ async def get_requests(conn: Conn, ids: list[str]) -> list[Request]:
     return [found[i] for i in ids]
 
 
+async def lock_requests(conn: Conn, ids: list[str]) -> dict[str, Request]:
+    """These requests by id, locked until the transaction ends (in id order: two lockers of
+    overlapping sets never wait on each other in a circle)."""
+    query = (
+        sa.select(*_PUBLIC).where(requests.c.id.in_(ids)).order_by(requests.c.id).with_for_update()
+    )
+    return {r.id: _request(r) for r in await conn.execute(query)}
+
+
 async def existing_request_ids(conn: Conn, ids: set[str]) -> set[str]:
     rows = await conn.execute(sa.select(requests.c.id).where(requests.c.id.in_(ids)))
     return {r.id for r in rows}

@@ -72,13 +72,15 @@ async def delete_timers(conn: Conn, ids: list[str]) -> None:
 
 
 async def cancel_timers(
-    conn: Conn, request_id: str, kinds: tuple[TimerKind, ...] | None = None
+    conn: Conn, request_ids: list[str], kinds: tuple[TimerKind, ...] | None = None
 ) -> None:
-    """Drop a request's timers, except those a scheduler is firing right now (SKIP LOCKED: a
-    decision never waits for a scheduler, which takes the request's lock next and so finds
+    """Drop these requests' timers, except those a scheduler is firing right now (SKIP LOCKED:
+    a decision never waits for a scheduler, which takes the request's lock next and so finds
     the request decided and does nothing). SQLite renders no FOR UPDATE; its writer is alone.
     """
-    mine = sa.select(timers.c.id).where(timers.c.request_id == request_id)
+    if not request_ids:
+        return
+    mine = sa.select(timers.c.id).where(timers.c.request_id.in_(request_ids))
     if kinds is not None:
         mine = mine.where(timers.c.kind.in_([k.value for k in kinds]))
     ids = [r.id for r in await conn.execute(mine.with_for_update(skip_locked=True))]
