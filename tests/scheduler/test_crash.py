@@ -79,6 +79,7 @@ def test_a_killed_scheduler_fires_every_deadline_once_and_none_early(
         first.kill()
         killed_at = datetime.now(UTC)
         before_kill = _fired(db_url)
+        assert all(_utc(r.occurred_at) < killed_at for r in before_kill)
         _sleep_until(t0 + timedelta(seconds=RESTART_AT))
         assert len(_fired(db_url)) == len(before_kill), "something fired with no scheduler"
         restarted_at = datetime.now(UTC)
