@@ -181,6 +181,10 @@ async def test_the_defaults_of_a_minimal_request_come_from_its_loop(api: Api) ->
         "decided_by": None,
         "review_url": f"http://testserver/review/{created['id']}",
         "completed_at": None,
+        "picked_up_at": None,
+        "pickup_deadline_at": None,
+        "escalation_level": 0,
+        "added_reviewers": [],
     }
     assert when(created["deadline_at"]) - when(created["created_at"]) == timedelta(minutes=10)
     own = await new_request(api, loop["id"], required_approvals=1, timeout_seconds=5)

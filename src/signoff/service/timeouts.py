@@ -16,8 +16,10 @@ from typing import Any
 
 from ..domain import timers as plan
 from ..domain.ids import new_id
+from ..domain.lifecycle import can_transition
 from ..domain.model import SYSTEM, Loop, Request, Status
 from ..domain.timers import PlannedTimer, TimerKind
+from ..errors import InvalidTransition
 from ..store import loops as loop_store
 from ..store import requests as request_store
 from ..store import timers as store
@@ -128,8 +130,11 @@ async def fire_due(ctx: Context, limit: int = 200) -> int:
 class _Batch:
     """What one batch of firings looks up once: loops by id."""
 
-    def __init__(self, tx: Tx) -> None:
+    def __init__(self, tx: Tx, *, careful: bool) -> None:
         self.tx = tx
+        self.careful = careful
+        # Timeouts of a batch fired in one pass leave pending together, in one executemany.
+        self.leaving: list[tuple[str, dict[str, Any]]] = []
         self.loops: dict[str, Loop | None] = {}
         self.requests: dict[str, Request] = {}  # locked, as the batch's firings leave them
         self.decided: list[str] = []  # requests that left pending: their other timers go
@@ -143,7 +148,7 @@ class _Batch:
 async def _fire_batch(ctx: Context, limit: int, *, careful: bool) -> int:
     async with transaction(ctx) as tx:
         due = await store.claim_due(tx.conn, tx.now, limit, skip_locked=not ctx.db.is_sqlite)
-        batch = _Batch(tx)
+        batch = _Batch(tx, careful=careful)
         batch.requests = await request_store.lock_requests(
             tx.conn, sorted({t.request_id for t in due})
         )
@@ -166,6 +171,10 @@ async def _fire_batch(ctx: Context, limit: int, *, careful: bool) -> int:
                 )
             else:
                 done.append(timer.id)
+        if batch.leaving:
+            moved = await request_store.leave_pending_many(tx.conn, batch.leaving)
+            if moved != len(batch.leaving):  # cannot happen under the row locks; be sure
+                raise InvalidTransition("a timed-out request was decided by someone else first")
         await store.delete_timers(tx.conn, done)
         await store.cancel_timers(tx.conn, batch.decided)
     return len(due)
@@ -292,7 +301,19 @@ async def _time_out(batch: _Batch, request: Request, timer: Timer) -> None:
             final_content=request.content,
             edited=False,
         )
-    await _leave_pending(tx, request, verdict.status, values, drop_timers=False)
+    if batch.careful:
+        await _leave_pending(tx, request, verdict.status, values, drop_timers=False)
+    else:
+        if not can_transition(request.status, verdict.status):
+            raise InvalidTransition(f"request {request.id} cannot become {verdict.status.value}")
+        changed = {
+            **values,
+            "status": verdict.status.value,
+            "updated_at": tx.now,
+            "completed_at": tx.now,
+        }
+        batch.leaving.append((request.id, changed))
+        tx.changed_requests.add(request.id)
     batch.decided.append(request.id)
     after = replace(
         request,

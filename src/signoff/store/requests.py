@@ -164,6 +164,28 @@ async def update_pending(conn: Conn, request_id: str, values: dict[str, Any]) ->
     return result.rowcount == 1
 
 
+async def leave_pending_many(conn: Conn, changes: list[tuple[str, dict[str, Any]]]) -> int:
+    """`update_pending` for many requests at once: (request id, values) pairs; rows that set
+    the same columns go as one executemany. Answers how many rows changed (all of them, unless
+    someone else moved one first)."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for request_id, values in changes:
+        row = {f"new_{name}": value for name, value in values.items()}
+        shapes.setdefault(tuple(sorted(values)), []).append({"request_id": request_id, **row})
+    moved = 0
+    for names, rows in shapes.items():
+        statement = (
+            requests.update()
+            .where(
+                requests.c.id == sa.bindparam("request_id"),
+                requests.c.status == Status.pending.value,
+            )
+            .values(**{name: sa.bindparam(f"new_{name}") for name in names})
+        )
+        moved += (await conn.execute(statement, rows)).rowcount
+    return moved
+
+
 async def live_votes(conn: Conn, request_id: str) -> list[Vote]:
     rows = await conn.execute(
         sa.select(votes)
