@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 from starlette.routing import Route
@@ -18,8 +18,10 @@ from .api.guard import RequireKey
 from .config import Settings
 from .delivery import ssrf
 from .delivery.dispatcher import Dispatcher, DispatcherConfig
+from .delivery.email import SmtpConfig
 from .mcp.http import PATH as MCP_PATH
 from .mcp.http import Endpoint as McpEndpoint
+from .scheduler.runner import Scheduler, SchedulerConfig
 from .service.context import Context, Limits, Sealer
 from .service.deliveries import Policy
 from .service.watch import EventWatcher
@@ -36,6 +38,27 @@ def dispatcher_config(settings: Settings) -> DispatcherConfig:
             schedule=tuple(settings.webhook_retry_schedule),
             disable_after=timedelta(hours=settings.webhook_disable_after_hours),
         ),
+        smtp=smtp_config(settings),
+    )
+
+
+def smtp_config(settings: Settings) -> SmtpConfig | None:
+    if not settings.smtp_host:
+        return None
+    return SmtpConfig(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        security=settings.smtp_security,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        sender=settings.smtp_sender,
+        timeout=settings.smtp_timeout_seconds,
+    )
+
+
+def scheduler_config(settings: Settings) -> SchedulerConfig:
+    return SchedulerConfig(
+        batch=settings.scheduler_batch, max_sleep=settings.scheduler_poll_seconds
     )
 
 
@@ -65,11 +88,14 @@ class Runtime:
                 notify.FEED_CHANNEL: lambda _: ctx.notifier.publish_feed(),
                 # Another process queued messages: this one's dispatcher may send them now.
                 notify.OUTBOX_CHANNEL: lambda _: ctx.wake_dispatcher(),
+                # Another process added timers: this one's scheduler may have to fire sooner.
+                notify.TIMERS_CHANNEL: lambda due: ctx.wake_scheduler(_parse_time(due)),
             }
 
             def reconnected() -> None:
                 ctx.notifier.publish_all()
                 ctx.wake_dispatcher()
+                ctx.wake_scheduler(None)
 
             url = self.settings.resolved_database_url().replace("+psycopg", "")
             tasks.append(asyncio.create_task(notify.listen(url, handlers, reconnected, ready)))
@@ -80,12 +106,17 @@ class Runtime:
         if self.ctx.db.is_sqlite and self.settings.sqlite_watch_seconds > 0:
             self.ctx.watcher = EventWatcher(self.ctx, self.settings.sqlite_watch_seconds)
             await self.ctx.watcher.start()
+        scheduler = None
         if workers:
             dispatcher = Dispatcher(self.ctx, dispatcher_config(self.settings))
             dispatcher.start()
+            scheduler = Scheduler(self.ctx, scheduler_config(self.settings))
+            scheduler.start()
         try:
             yield self.ctx
         finally:
+            if scheduler:
+                await scheduler.stop()
             if dispatcher:
                 await dispatcher.stop()
             if self.ctx.watcher:
@@ -112,8 +143,19 @@ def build_context(settings: Settings, public_url: str) -> Context:
         await ssrf.check_url(url, allow_private=settings.allow_private_urls, field=field)
 
     return Context(
-        db=db, public_url=settings.public_url or public_url, limits=limits, check_url=check_url
+        db=db,
+        public_url=settings.public_url or public_url,
+        limits=limits,
+        check_url=check_url,
+        email_enabled=bool(settings.smtp_host),
     )
+
+
+def _parse_time(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def build_app(settings: Settings, public_url: str = "http://127.0.0.1:8000") -> FastAPI:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .domain.retries import DEFAULT_SCHEDULE
@@ -69,6 +70,35 @@ class Settings(BaseSettings):
         default=True,
         description="Run the dispatcher (and sealer) inside `signoff serve`; false when "
         "separate `signoff worker` processes do it.",
+    )
+
+    scheduler_batch: int = Field(
+        default=200,
+        description="Most timers (timeouts, reminders, escalations) fired per transaction.",
+    )
+    scheduler_poll_seconds: float = Field(
+        default=5.0,
+        description="Longest the scheduler sleeps before looking for due timers again (it wakes "
+        "sooner for timers due sooner, and when any process adds an earlier one).",
+    )
+
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for email notifications; unset: no mail is sent."
+    )
+    smtp_port: int = Field(default=587, description="SMTP port (587 STARTTLS, 465 TLS, 25 none).")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="`starttls` (upgrade after connecting), `tls` (TLS from the start), `none`.",
+    )
+    smtp_username: str | None = Field(
+        default=None, description="SMTP login, if the server needs one."
+    )
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_sender: str = Field(
+        default="Signoff <signoff@localhost>", description="The From: of notification mail."
+    )
+    smtp_timeout_seconds: float = Field(
+        default=10.0, description="Longest wait for the SMTP server."
     )
 
     def resolved_database_url(self) -> str:

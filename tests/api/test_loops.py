@@ -48,6 +48,10 @@ async def test_defaults_of_a_minimal_loop(api: Api) -> None:
         "allow_self_approval": False,
         "default_timeout_seconds": None,
         "allow_timeout_approval": False,
+        "default_timeout_action": "expire",
+        "pickup_timeout_seconds": None,
+        "reminders": [],
+        "escalation": [],
     }
 
 

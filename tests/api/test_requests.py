@@ -78,6 +78,7 @@ REQUEST_FIELDS = {
     "requested_by", "timeout_seconds", "timeout_action", "deadline_at", "callback",
     "previous_request_id", "feedback", "final_content", "edited", "response_data", "decided_by",
     "review_url", "created_at", "updated_at", "completed_at",
+    "picked_up_at", "pickup_deadline_at", "escalation_level", "added_reviewers",
 }  # fmt: skip
 
 
@@ -180,6 +181,10 @@ async def test_the_defaults_of_a_minimal_request_come_from_its_loop(api: Api) ->
         "decided_by": None,
         "review_url": f"http://testserver/requests/{created['id']}",
         "completed_at": None,
+        "picked_up_at": None,
+        "pickup_deadline_at": None,
+        "escalation_level": 0,
+        "added_reviewers": [],
     }
     assert when(created["deadline_at"]) - when(created["created_at"]) == timedelta(minutes=10)
     own = await new_request(api, loop["id"], required_approvals=1, timeout_seconds=5)

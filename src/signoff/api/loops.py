@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from ..domain.model import Role
+from ..domain.timers import EscalationStep
 from ..errors import Forbidden
 from ..service import loops as service
 from ..service.loops import LoopDraft
@@ -18,7 +19,17 @@ router = APIRouter(prefix="/v1/loops", tags=["loops"], route_class=IdempotentRou
 
 @router.post("", status_code=201)
 async def create_loop(body: LoopIn, ctx: Ctx, caller: Admin) -> LoopOut:
-    draft = LoopDraft(**{**body.model_dump(), "reviewers": tuple(body.reviewers)})
+    draft = LoopDraft(
+        **{
+            **body.model_dump(),
+            "reviewers": tuple(body.reviewers),
+            "reminders": tuple(body.reminders),
+            "escalation": tuple(
+                EscalationStep(s.after_seconds, tuple(s.add_reviewers), s.route_to)
+                for s in body.escalation
+            ),
+        }
+    )
     return loop_out(await service.create_loop(ctx, caller, draft))
 
 

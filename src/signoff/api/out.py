@@ -26,6 +26,10 @@ def loop_out(loop: Loop) -> LoopOut:
         allow_self_approval=loop.allow_self_approval,
         default_timeout_seconds=loop.default_timeout_seconds,
         allow_timeout_approval=loop.allow_timeout_approval,
+        default_timeout_action=loop.default_timeout_action,
+        pickup_timeout_seconds=loop.pickup_timeout_seconds,
+        reminders=list(loop.reminders),
+        escalation=[step.to_json() for step in loop.escalation],
         created_at=loop.created_at,
         updated_at=loop.updated_at,
     )
@@ -67,6 +71,10 @@ def request_out(ctx: Context, r: Request) -> RequestOut:
         created_at=r.created_at,
         updated_at=r.updated_at,
         completed_at=r.completed_at,
+        picked_up_at=r.picked_up_at,
+        pickup_deadline_at=r.pickup_deadline_at,
+        escalation_level=r.escalation_level,
+        added_reviewers=list(r.added_reviewers),
     )
 
 
@@ -109,6 +117,7 @@ def user_out(u: User) -> UserOut:
         has_password=u.has_password,
         created_at=u.created_at,
         updated_at=u.updated_at,
+        notify=u.notify or {"channel": "email"},
     )
 
 

@@ -106,6 +106,18 @@ class Page(BaseModel, Generic[T]):
 
 # Loops
 
+# A reminder: a fraction of the time to decide, such as 0.5 (half-way to the deadline).
+Fraction = Annotated[float, Strict(False), Field(gt=0, lt=1)]
+
+
+class EscalationStepIn(Input):
+    """A rung of the escalation ladder: `after_seconds` from creation, add reviewers to the
+    request and/or route it to another loop. It stays pending; its escalation level rises."""
+
+    after_seconds: Timeout
+    add_reviewers: list[str] = Field(default_factory=list, max_length=100)
+    route_to: str | None = Field(default=None, max_length=40)
+
 
 class LoopIn(Input):
     name: Name
@@ -115,6 +127,20 @@ class LoopIn(Input):
     allow_self_approval: Flag = False
     default_timeout_seconds: Timeout | None = None
     allow_timeout_approval: Flag = False
+    default_timeout_action: TimeoutAction = Field(
+        default=TimeoutAction.expire,
+        description="What a timeout does to a request that names none: expire (timed_out), "
+        "reject, or approve (only with allow_timeout_approval).",
+    )
+    pickup_timeout_seconds: Timeout | None = Field(
+        default=None, description="Time for someone to open, claim or vote on a request."
+    )
+    reminders: list[Fraction] = Field(
+        default_factory=list,
+        max_length=10,
+        description="When to remind reviewers, as rising fractions of the time to decide.",
+    )
+    escalation: list[EscalationStepIn] = Field(default_factory=list, max_length=10)
 
 
 class LoopPatch(Input):
@@ -135,6 +161,10 @@ class LoopPatch(Input):
     allow_self_approval: Flag | None = None
     default_timeout_seconds: Timeout | None = None
     allow_timeout_approval: Flag | None = None
+    default_timeout_action: TimeoutAction | None = None
+    pickup_timeout_seconds: Timeout | None = None
+    reminders: list[Fraction] | None = Field(default=None, max_length=10)
+    escalation: list[EscalationStepIn] | None = Field(default=None, max_length=10)
 
 
 class LoopOut(BaseModel):
@@ -146,6 +176,10 @@ class LoopOut(BaseModel):
     allow_self_approval: bool
     default_timeout_seconds: int | None
     allow_timeout_approval: bool
+    default_timeout_action: TimeoutAction
+    pickup_timeout_seconds: int | None
+    reminders: list[float]
+    escalation: list[dict[str, Any]]
     created_at: datetime
     updated_at: datetime
 
@@ -207,7 +241,9 @@ class RequestIn(Input):
     required_approvals: Approvals | None = None
     requested_by: str | None = Field(default=None, max_length=320)
     timeout_seconds: Timeout | None = None
-    timeout_action: TimeoutAction = TimeoutAction.expire
+    timeout_action: TimeoutAction | None = Field(
+        default=None, description="What the timeout does; default: the loop's (expire)."
+    )
     callback: CallbackIn | None = None
     previous_request_id: str | None = Field(default=None, max_length=40)
 
@@ -276,6 +312,10 @@ class RequestOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    picked_up_at: datetime | None
+    pickup_deadline_at: datetime | None
+    escalation_level: int
+    added_reviewers: list[str]
 
 
 class StatusOut(BaseModel):
@@ -349,12 +389,21 @@ class UserIn(Input):
         return value.strip().lower()
 
 
+class NotifyIn(Input):
+    """How a person hears of requests for them: by email (the default), in a chat through an
+    incoming-webhook URL (Slack-compatible), or not at all."""
+
+    channel: Literal["email", "chat", "none"]
+    url: AnyHttpUrl | None = Field(default=None, description="The chat incoming-webhook URL.")
+
+
 class UserPatch(Input):
     not_null: ClassVar[frozenset[str]] = frozenset({"name", "role", "active"})
     name: Name | None = None
     role: UserRole | None = None
     active: Flag | None = None
     password: str | None = Field(default=None, min_length=8, max_length=1024)
+    notify: NotifyIn | None = None
 
 
 class UserOut(BaseModel):
@@ -366,6 +415,7 @@ class UserOut(BaseModel):
     has_password: bool
     created_at: datetime
     updated_at: datetime
+    notify: dict[str, Any]
 
 
 class CreatedUserOut(UserOut):

@@ -84,7 +84,8 @@ def _safe_url(url: str) -> str:
 
 @main.command()
 def worker() -> None:
-    """Run the background workers only (webhook dispatcher, event sealer), no HTTP.
+    """Run the background workers only (webhook and notification dispatcher, scheduler of
+    timeouts, reminders and escalations, event sealer), no HTTP.
 
     Start as many as you like against one PostgreSQL database; set SIGNOFF_WORKERS=false on
     the `serve` replicas if only these should send.

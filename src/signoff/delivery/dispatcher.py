@@ -21,6 +21,7 @@ from ..domain.model import Attempt, Message
 from ..service import deliveries
 from ..service.context import Context
 from ..service.deliveries import Outgoing, Policy
+from .email import SmtpConfig, send_email
 from .sender import send
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class DispatcherConfig:
     allow_private: bool = False
     policy: Policy = field(default_factory=Policy)
     transport: httpx.AsyncBaseTransport | None = None  # tests may inject one
+    smtp: SmtpConfig | None = None  # where mail goes; None: no mail server configured
 
     @property
     def lease(self) -> timedelta:
@@ -190,6 +192,10 @@ class Dispatcher:
     async def _deliver(self, out: Outgoing) -> None:
         try:
             assert self._clients is not None
+            if out.message.channel == "email":
+                attempt = await send_email(self._config.smtp, out.message, now=self._ctx.clock)
+                self._results.put_nowait((out.message, attempt))
+                return
             async with self._clients.take(_origin(out.message.url)) as client:
                 attempt = await send(
                     client,

@@ -68,11 +68,16 @@ async def send(
         "content-type": "application/json",
         "user-agent": USER_AGENT,
         "host": parts.netloc.rsplit("@", 1)[-1],
-        "webhook-id": message.id,
-        "webhook-timestamp": str(stamp),
-        "webhook-signature": signature_header(out.secrets, message.id, stamp, body),
-        **_auth_header(out.auth),
     }
+    if message.channel is None:  # a webhook; a chat post (incoming webhook) is sent plain
+        headers.update(
+            {
+                "webhook-id": message.id,
+                "webhook-timestamp": str(stamp),
+                "webhook-signature": signature_header(out.secrets, message.id, stamp, body),
+                **_auth_header(out.auth),
+            }
+        )
     extensions = {"sni_hostname": target.host} if parts.scheme == "https" else {}
     try:
         # httpx's timeout bounds each read, not the answer: a receiver trickling one byte at a

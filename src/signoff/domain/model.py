@@ -147,6 +147,12 @@ class Loop:
     allow_timeout_approval: bool
     created_at: datetime
     updated_at: datetime
+    # Time (issue 5): the loop's default timeout action, its pickup clock, its reminders (fractions
+    # of the time to decide) and its escalation ladder (domain/timers.py EscalationStep).
+    default_timeout_action: TimeoutAction = TimeoutAction.expire
+    pickup_timeout_seconds: int | None = None
+    reminders: tuple[float, ...] = ()
+    escalation: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -205,6 +211,11 @@ class Request:
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    # Time (issue 5): the pickup clock, the escalation level and who escalation brought in.
+    picked_up_at: datetime | None = None
+    pickup_deadline_at: datetime | None = None
+    escalation_level: int = 0
+    added_reviewers: tuple[str, ...] = ()
 
     @property
     def is_pending(self) -> bool:
@@ -236,6 +247,9 @@ class User:
     has_password: bool
     created_at: datetime
     updated_at: datetime
+    # How the user hears of work for them: {"channel": "email" | "chat" | "none", "url": …};
+    # None is the default, email.
+    notify: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -286,6 +300,10 @@ EVENT_TYPES: tuple[str, ...] = (
     "request.votes_voided",
     "request.completed",
     "request.cancelled",
+    "request.timed_out",
+    "request.reminder",
+    "request.pickup_overdue",
+    "request.escalated",
     "loop.created",
     "loop.updated",
     "loop.deleted",
@@ -354,6 +372,11 @@ class Message:
     last_error: str | None
     created_at: datetime
     delivered_at: datetime | None
+    channel: str | None = None  # None: a webhook; "email" or "chat": a notification to a person
+
+    @property
+    def is_notification(self) -> bool:
+        return self.channel is not None
 
 
 @dataclass(frozen=True)

@@ -54,12 +54,15 @@ class VoteVerdict:
 _DECISION_OF = {Choice.reject: Decision.rejected, Choice.needs_changes: Decision.needs_changes}
 
 
-def may_review(loop: Loop, voter: Principal) -> bool:
+def may_review(loop: Loop, voter: Principal, added: tuple[str, ...] = ()) -> bool:
+    """`added`: the reviewers an escalation brought to this one request."""
     if voter.link is not None:
         return False  # a review link grants one request, never a loop: see cast_vote
     if voter.role is Role.admin:
         return True
-    return voter.role is Role.reviewer and voter.user_id in loop.reviewers
+    return voter.role is Role.reviewer and (
+        voter.user_id in loop.reviewers or voter.user_id in added
+    )
 
 
 def is_self_approval(request: Request, voter: Principal) -> bool:
@@ -81,7 +84,7 @@ def cast_vote(
     if voter.link is not None:
         if voter.link.request_id != request.id:
             raise Forbidden(f"this review link is not for request {request.id}")
-    elif not may_review(loop, voter):
+    elif not may_review(loop, voter, request.added_reviewers):
         raise Forbidden(f"you are not a reviewer of loop {loop.id}")
     if ballot.content_hash is not None and ballot.content_hash != request.content_hash:
         raise Conflict(

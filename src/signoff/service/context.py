@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,7 +17,9 @@ from ..store.notify import (
     notify_events_sealed,
     notify_messages_queued,
     notify_request_changed,
+    notify_timers_added,
 )
+from .notifications import queue_notifications
 from .notifier import Notifier
 from .outbox import fan_out
 
@@ -57,6 +59,11 @@ class Context:
     wake_dispatcher: Callable[[], None] = lambda: None
     # How outgoing URLs are checked (SSRF); app.py wires delivery/ssrf.py in.
     check_url: Callable[[str, str], Awaitable[None]] | None = None
+    # Set by the scheduler when it runs in this process: called with the due time of new timers
+    # (None: look again now, e.g. after a test moved the clock).
+    wake_scheduler: Callable[[datetime | None], None] = lambda _: None
+    # Whether mail can be sent (SIGNOFF_SMTP_HOST is set): email notifications are queued only then.
+    email_enabled: bool = False
 
 
 @dataclass
@@ -68,6 +75,11 @@ class Tx:
     events: list[NewEvent] = field(default_factory=list)
     changed_requests: set[str] = field(default_factory=set)
     wake: bool = False  # set when the transaction made messages due without writing events
+    next_timer: datetime | None = None  # the earliest timer this transaction wrote
+
+    def timers_added(self, due_at: datetime) -> None:
+        if self.next_timer is None or due_at < self.next_timer:
+            self.next_timer = due_at
 
     def record(
         self,
@@ -78,22 +90,25 @@ class Tx:
         request_id: str | None = None,
         loop_id: str | None = None,
         request: Request | None = None,
+        notify: Sequence[str] = (),
     ) -> None:
-        """Write an event with this transaction; pass `request` for an event about one."""
+        """Write an event with this transaction; pass `request` for an event about one, and
+        `notify` (user ids) to tell those people by mail or chat (service/notifications.py)."""
         if request is None:
-            self.events.append(NewEvent(type_, actor, data, request_id, loop_id))
+            event = NewEvent(type_, actor, data, request_id, loop_id)
         else:
-            self.events.append(
-                NewEvent(
-                    type_,
-                    actor,
-                    data,
-                    request.id,
-                    request.loop_id,
-                    callback=request.callback,
-                    callback_known=True,
-                )
+            event = NewEvent(
+                type_,
+                actor,
+                data,
+                request.id,
+                request.loop_id,
+                callback=request.callback,
+                callback_known=True,
             )
+        if notify:
+            event.extra["notify"] = list(dict.fromkeys(notify))
+        self.events.append(event)
 
 
 @asynccontextmanager
@@ -109,12 +124,18 @@ async def transaction(ctx: Context) -> AsyncIterator[Tx]:
             ids = await event_store.insert_events(conn, tx.events, tx.now, sealed=ctx.db.is_sqlite)
             if ctx.watcher is not None:
                 ctx.watcher.expect(ids)  # announced below; the watcher must not do it again
-            queued = await fan_out(conn, tx.now, list(zip(ids, tx.events, strict=True)))
+            written = list(zip(ids, tx.events, strict=True))
+            queued = await fan_out(conn, tx.now, written)
+            queued += await queue_notifications(
+                conn, tx.now, written, public_url=ctx.public_url, email=ctx.email_enabled
+            )
             if not ctx.db.is_sqlite:
                 for request_id in tx.changed_requests:
                     await notify_request_changed(conn, request_id)
                 if queued or tx.wake:
                     await notify_messages_queued(conn)  # `signoff worker`s elsewhere send at once
+                if tx.next_timer is not None:
+                    await notify_timers_added(conn, tx.next_timer)  # schedulers elsewhere look
     except BaseException:
         if ctx.watcher is not None:
             ctx.watcher.forget(ids)
@@ -123,6 +144,8 @@ async def transaction(ctx: Context) -> AsyncIterator[Tx]:
         ctx.notifier.publish(request_id)
     if queued or tx.wake:
         ctx.wake_dispatcher()
+    if tx.next_timer is not None:
+        ctx.wake_scheduler(tx.next_timer)
     if tx.events and ctx.db.is_sqlite:
         ctx.notifier.publish_feed()
     if tx.events and not ctx.db.is_sqlite:

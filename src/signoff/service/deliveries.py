@@ -54,6 +54,10 @@ async def claim(ctx: Context, limit: int, lease: timedelta) -> list[Outgoing]:
         endpoints: dict[str, tuple[list[str], str | None]] = {}
         out = []
         for message in claimed:
+            if message.is_notification:
+                # A mail or a chat post: nothing to sign, and never a callback's credentials.
+                out.append(Outgoing(message, [], None))
+                continue
             if message.endpoint_id:
                 if message.endpoint_id not in endpoints:
                     endpoints[message.endpoint_id] = (

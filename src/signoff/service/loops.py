@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
 from ..domain.ids import new_id
-from ..domain.model import Loop, Principal
+from ..domain.model import Loop, Principal, TimeoutAction
+from ..domain.timers import EscalationStep
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..store import loops as store
 from ..store import users as user_store
@@ -23,6 +25,66 @@ class LoopDraft:
     allow_self_approval: bool = False
     default_timeout_seconds: int | None = None
     allow_timeout_approval: bool = False
+    default_timeout_action: TimeoutAction = TimeoutAction.expire
+    pickup_timeout_seconds: int | None = None
+    reminders: tuple[float, ...] = ()
+    escalation: tuple[EscalationStep, ...] = ()
+
+
+TIME_FIELDS = ("default_timeout_action", "pickup_timeout_seconds", "reminders", "escalation")
+
+
+async def _time_values(
+    conn: Any, loop_id: str, changes: dict[str, Any], allow_timeout_approval: bool
+) -> dict[str, Any]:
+    """Check the time settings among `changes` and give them as stored (issue 5, time)."""
+    values: dict[str, Any] = {}
+    if "default_timeout_action" in changes:
+        action = TimeoutAction(changes["default_timeout_action"] or TimeoutAction.expire)
+        values["default_timeout_action"] = action.value
+    action = TimeoutAction(values.get("default_timeout_action") or TimeoutAction.expire)
+    if action is TimeoutAction.approve and not allow_timeout_approval:
+        raise ValidationFailed.field(
+            "body.default_timeout_action",
+            "approve needs allow_timeout_approval: silence is not consent unless the loop says so",
+        )
+    if "pickup_timeout_seconds" in changes:
+        values["pickup_timeout_seconds"] = changes["pickup_timeout_seconds"]
+    if "reminders" in changes:
+        reminders = list(changes["reminders"] or ())
+        if any(b <= a for a, b in itertools.pairwise(reminders)):
+            raise ValidationFailed.field("body.reminders", "fractions must rise: [0.5, 0.9]")
+        values["reminders"] = reminders or None
+    if "escalation" in changes:
+        steps = [
+            s if isinstance(s, EscalationStep) else EscalationStep.from_json(s)
+            for s in changes["escalation"] or ()
+        ]
+        await _check_escalation(conn, loop_id, steps)
+        values["escalation"] = [s.to_json() for s in steps] or None
+    return values
+
+
+async def _check_escalation(conn: Any, loop_id: str, steps: list[EscalationStep]) -> None:
+    for i, step in enumerate(steps):
+        where = f"body.escalation.{i}"
+        if i and step.after_seconds <= steps[i - 1].after_seconds:
+            raise ValidationFailed.field(
+                f"{where}.after_seconds", "each step must come after the one before"
+            )
+        if not step.add_reviewers and not step.route_to:
+            raise ValidationFailed.field(where, "a step needs add_reviewers or route_to")
+        unknown = set(step.add_reviewers) - await user_store.existing_user_ids(
+            conn, list(step.add_reviewers)
+        )
+        if unknown:
+            raise ValidationFailed.field(
+                f"{where}.add_reviewers", f"no such user: {', '.join(sorted(unknown))}"
+            )
+        if step.route_to == loop_id:
+            raise ValidationFailed.field(f"{where}.route_to", "a loop cannot escalate to itself")
+        if step.route_to and await store.get_loop(conn, step.route_to, reviewers=False) is None:
+            raise ValidationFailed.field(f"{where}.route_to", f"no loop with id {step.route_to!r}")
 
 
 async def _check_reviewers(tx_conn: Any, reviewers: tuple[str, ...]) -> None:
@@ -41,6 +103,12 @@ async def create_loop(ctx: Context, actor: Principal, draft: LoopDraft) -> Loop:
             raise Conflict(f"a loop named {draft.name!r} already exists")
         await _check_reviewers(tx.conn, draft.reviewers)
         loop_id = new_id("loop", tx.now)
+        timing = await _time_values(
+            tx.conn,
+            loop_id,
+            {name: getattr(draft, name) for name in TIME_FIELDS},
+            draft.allow_timeout_approval,
+        )
         await store.insert_loop(
             tx.conn,
             {
@@ -51,6 +119,7 @@ async def create_loop(ctx: Context, actor: Principal, draft: LoopDraft) -> Loop:
                 "allow_self_approval": draft.allow_self_approval,
                 "default_timeout_seconds": draft.default_timeout_seconds,
                 "allow_timeout_approval": draft.allow_timeout_approval,
+                **timing,
                 "created_at": tx.now,
                 "updated_at": tx.now,
             },
@@ -98,7 +167,12 @@ async def update_loop(
         before = await _get(tx.conn, loop_id)
         if "name" in changes and await store.name_taken(tx.conn, changes["name"], loop_id):
             raise Conflict(f"a loop named {changes['name']!r} already exists")
-        values = {k: v for k, v in changes.items() if k != "reviewers"}
+        values = {k: v for k, v in changes.items() if k != "reviewers" and k not in TIME_FIELDS}
+        allow = changes.get("allow_timeout_approval", before.allow_timeout_approval)
+        time_changes = {k: v for k, v in changes.items() if k in TIME_FIELDS}
+        if "default_timeout_action" not in time_changes:
+            time_changes["default_timeout_action"] = before.default_timeout_action
+        values.update(await _time_values(tx.conn, loop_id, time_changes, bool(allow)))
         if "reviewers" in changes:
             reviewers = tuple(changes["reviewers"])
             await _check_reviewers(tx.conn, reviewers)

@@ -26,8 +26,10 @@ from ..domain.voting import may_review
 from ..errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 from ..store import loops as loop_store
 from ..store import requests as store
+from ..store import timers as timer_store
 from ..store.db import Conn
 from ..store.requests import RequestFilter
+from . import timeouts
 from .context import Context, Tx, transaction
 from .views import request_snapshot
 
@@ -47,7 +49,7 @@ class RequestDraft:
     required_approvals: int | None = None
     requested_by: str | None = None
     timeout_seconds: int | None = None
-    timeout_action: TimeoutAction = TimeoutAction.expire
+    timeout_action: TimeoutAction | None = None  # None: the loop's default (expire)
     callback: dict[str, Any] | None = None
     previous_request_id: str | None = None
 
@@ -76,12 +78,14 @@ def _row(
             exc.detail.replace("body.", f"{where}.", 1),
             [type(e)(e.field.replace("body.", f"{where}.", 1), e.message) for e in exc.errors],
         ) from None
-    if draft.timeout_action is TimeoutAction.approve and not loop.allow_timeout_approval:
+    action = draft.timeout_action or loop.default_timeout_action
+    if action is TimeoutAction.approve and not loop.allow_timeout_approval:
         raise ValidationFailed.field(
             f"{where}.timeout_action",
             f"loop {loop.id} does not allow approval on timeout (allow_timeout_approval)",
         )
     timeout = draft.timeout_seconds or loop.default_timeout_seconds
+    pickup = loop.pickup_timeout_seconds
     callback, callback_auth = None, None
     if draft.callback:
         auth = draft.callback.get("auth")
@@ -109,8 +113,10 @@ def _row(
         "created_by_key_id": actor.key_id,
         "created_by_user_id": actor.user_id,
         "timeout_seconds": timeout,
-        "timeout_action": draft.timeout_action.value,
+        "timeout_action": action.value,
         "deadline_at": now + timedelta(seconds=timeout) if timeout else None,
+        "pickup_deadline_at": now + timedelta(seconds=pickup) if pickup else None,
+        "escalation_level": 0,
         "callback": callback,
         "callback_auth": callback_auth,
         "previous_request_id": draft.previous_request_id,
@@ -160,6 +166,7 @@ async def create_requests(
                     f"{w}.previous_request_id", f"no request with id {d.previous_request_id!r}"
                 )
         created = await store.insert_requests(tx.conn, rows)
+        await timeouts.schedule_new(tx, created, loop)
         for request in created:
             tx.record(
                 "request.created",
@@ -184,7 +191,7 @@ async def check_can_read(conn: Conn, actor: Principal, request: Request) -> None
         return
     if actor.role is Role.reviewer:
         loop = await loop_store.get_loop(conn, request.loop_id)
-        if loop is None or not may_review(loop, actor):
+        if loop is None or not may_review(loop, actor, request.added_reviewers):
             raise Forbidden(f"you are not a reviewer of loop {request.loop_id}")
 
 
@@ -258,6 +265,8 @@ async def update_request(
         values["content_hash"] = new_hash
         await store.update_pending(tx.conn, request_id, {**values, "updated_at": tx.now})
         request = await _load(tx.conn, request_id)
+        if "timeout_seconds" in values:
+            await timeouts.reschedule(tx, request)
         tx.record(
             "request.updated",
             actor.actor(),
@@ -307,8 +316,12 @@ async def cancel_request(
     return request
 
 
-async def _leave_pending(tx: Tx, request: Request, to: Status, values: dict[str, Any]) -> None:
-    """The one way out of `pending`: guarded by the state machine and by the database."""
+async def _leave_pending(
+    tx: Tx, request: Request, to: Status, values: dict[str, Any], *, drop_timers: bool = True
+) -> None:
+    """The one way out of `pending`: guarded by the state machine and by the database.
+
+    `drop_timers=False`: the scheduler, which drops the timers of a whole batch at once."""
     if not can_transition(request.status, to):
         raise InvalidTransition(
             f"request {request.id} is {request.status.value}; it cannot become {to.value}"
@@ -321,6 +334,8 @@ async def _leave_pending(tx: Tx, request: Request, to: Status, values: dict[str,
     if not moved:
         raise InvalidTransition(f"request {request.id} was decided by someone else first")
     tx.changed_requests.add(request.id)
+    if drop_timers:
+        await timer_store.cancel_timers(tx.conn, [request.id])  # nothing left for them to do
 
 
 async def wait_for_response(

@@ -90,6 +90,8 @@ async def update_user(
         values.get("active") is False or values.get("role") == UserRole.reviewer.value
     ):
         raise Conflict("you cannot deactivate or demote yourself; ask another admin")
+    if "notify" in values:
+        values["notify"] = await _notify_setting(ctx, values["notify"])
     async with transaction(ctx) as tx:
         await _get_user(tx.conn, user_id)
         await store.update_user(tx.conn, user_id, {**values, "updated_at": tx.now})
@@ -104,6 +106,21 @@ async def update_user(
             "user.updated", actor.actor(), {**user_snapshot(user), "changed": sorted(changes)}
         )
     return user
+
+
+async def _notify_setting(ctx: Context, notify: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A user's `notify`, checked: a chat URL is required for chat and must pass the SSRF check."""
+    if notify is None:
+        return None
+    channel = notify["channel"]
+    url = str(notify["url"]) if notify.get("url") else None
+    if channel == "chat":
+        if url is None:
+            raise ValidationFailed.field("body.notify.url", "chat needs the incoming-webhook URL")
+        if ctx.check_url is not None:
+            await ctx.check_url(url, "body.notify.url")
+        return {"channel": channel, "url": url}
+    return {"channel": channel}
 
 
 async def get_user(ctx: Context, user_id: str) -> User:

@@ -25,6 +25,10 @@ def loop_snapshot(loop: Loop) -> dict[str, Any]:
         "allow_self_approval": loop.allow_self_approval,
         "default_timeout_seconds": loop.default_timeout_seconds,
         "allow_timeout_approval": loop.allow_timeout_approval,
+        "default_timeout_action": loop.default_timeout_action.value,
+        "pickup_timeout_seconds": loop.pickup_timeout_seconds,
+        "reminders": list(loop.reminders),
+        "escalation": [step.to_json() for step in loop.escalation],
     }
 
 

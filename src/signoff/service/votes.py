@@ -10,6 +10,7 @@ from ..domain.voting import Ballot, VoteVerdict, cast_vote
 from ..errors import Conflict, NotFound
 from ..store import loops as loop_store
 from ..store import requests as store
+from . import timeouts
 from .context import Context, Tx, transaction
 from .requests import _leave_pending, _load, check_can_read
 from .views import decision_snapshot, vote_snapshot
@@ -55,6 +56,7 @@ async def vote_in(
             await store.insert_vote(tx.conn, {**cast.__dict__, "choice": cast.choice.value})
     except IntegrityError:
         raise Conflict(f"you have already voted on request {request_id}") from None
+    await timeouts.picked_up(tx, request)
     tx.record(
         "request.vote",
         voter.actor(),

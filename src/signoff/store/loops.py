@@ -7,7 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..domain.model import Loop, Status
+from ..domain.model import Loop, Status, TimeoutAction
+from ..domain.timers import EscalationStep
 from ._rows import utc
 from .db import Conn
 from .tables import loop_reviewers, loops, requests
@@ -27,6 +28,10 @@ def _loop(row: Any, reviewers: list[str]) -> Loop:
         allow_timeout_approval=row.allow_timeout_approval,
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
+        default_timeout_action=TimeoutAction(row.default_timeout_action or "expire"),
+        pickup_timeout_seconds=row.pickup_timeout_seconds,
+        reminders=tuple(row.reminders or ()),
+        escalation=tuple(EscalationStep.from_json(s) for s in row.escalation or ()),
     )
 
 

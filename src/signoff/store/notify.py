@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
 import psycopg
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ from .db import Conn
 CHANNEL = "signoff_requests"
 FEED_CHANNEL = "signoff_events"
 OUTBOX_CHANNEL = "signoff_outbox"
+TIMERS_CHANNEL = "signoff_timers"
 log = logging.getLogger(__name__)
 
 
@@ -27,6 +29,11 @@ async def notify_request_changed(conn: Conn, request_id: str) -> None:
 
 async def notify_messages_queued(conn: Conn) -> None:
     await conn.execute(sa.select(sa.func.pg_notify(OUTBOX_CHANNEL, "")))
+
+
+async def notify_timers_added(conn: Conn, earliest: datetime) -> None:
+    """New timers, the earliest due at `earliest` (ISO 8601): schedulers may wake sooner."""
+    await conn.execute(sa.select(sa.func.pg_notify(TIMERS_CHANNEL, earliest.isoformat())))
 
 
 async def notify_events_sealed(conn: Conn) -> None:

@@ -32,6 +32,7 @@ def _message(row: Any) -> Message:
         last_error=row.last_error,
         created_at=utc(row.created_at),
         delivered_at=utc_or_none(row.delivered_at),
+        channel=row.channel,
     )
 
 

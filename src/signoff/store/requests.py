@@ -66,6 +66,10 @@ def _request(row: Any) -> Request:
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
         completed_at=utc_or_none(row.completed_at),
+        picked_up_at=utc_or_none(row.picked_up_at),
+        pickup_deadline_at=utc_or_none(row.pickup_deadline_at),
+        escalation_level=row.escalation_level or 0,
+        added_reviewers=tuple(row.added_reviewers or ()),
     )
 
 
@@ -105,6 +109,15 @@ async def get_requests(conn: Conn, ids: list[str]) -> list[Request]:
     rows = await conn.execute(sa.select(*_PUBLIC).where(requests.c.id.in_(ids)))
     found = {r.id: _request(r) for r in rows}
     return [found[i] for i in ids]
+
+
+async def lock_requests(conn: Conn, ids: list[str]) -> dict[str, Request]:
+    """These requests by id, locked until the transaction ends (in id order: two lockers of
+    overlapping sets never wait on each other in a circle)."""
+    query = (
+        sa.select(*_PUBLIC).where(requests.c.id.in_(ids)).order_by(requests.c.id).with_for_update()
+    )
+    return {r.id: _request(r) for r in await conn.execute(query)}
 
 
 async def existing_request_ids(conn: Conn, ids: set[str]) -> set[str]:
@@ -149,6 +162,28 @@ async def update_pending(conn: Conn, request_id: str, values: dict[str, Any]) ->
         .values(**values)
     )
     return result.rowcount == 1
+
+
+async def leave_pending_many(conn: Conn, changes: list[tuple[str, dict[str, Any]]]) -> int:
+    """`update_pending` for many requests at once: (request id, values) pairs; rows that set
+    the same columns go as one executemany. Answers how many rows changed (all of them, unless
+    someone else moved one first)."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for request_id, values in changes:
+        row = {f"new_{name}": value for name, value in values.items()}
+        shapes.setdefault(tuple(sorted(values)), []).append({"request_id": request_id, **row})
+    moved = 0
+    for names, rows in shapes.items():
+        statement = (
+            requests.update()
+            .where(
+                requests.c.id == sa.bindparam("request_id"),
+                requests.c.status == Status.pending.value,
+            )
+            .values(**{name: sa.bindparam(f"new_{name}") for name in names})
+        )
+        moved += (await conn.execute(statement, rows)).rowcount
+    return moved
 
 
 async def live_votes(conn: Conn, request_id: str) -> list[Vote]:

@@ -31,6 +31,7 @@ users = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
+    sa.Column("notify", sa.JSON),  # how they hear of work: email (null), chat URL, none
 )
 
 api_keys = sa.Table(
@@ -59,6 +60,11 @@ loops = sa.Table(
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
     sa.Column("deleted_at", Time),
+    # Time: what a timeout does by default, the pickup clock, reminders, the escalation ladder.
+    sa.Column("default_timeout_action", sa.String(10)),
+    sa.Column("pickup_timeout_seconds", sa.Integer),
+    sa.Column("reminders", sa.JSON),
+    sa.Column("escalation", sa.JSON),
     # A deleted loop keeps its history; its name is free again.
     sa.Index(
         "uq_loops_live_name",
@@ -113,6 +119,11 @@ requests = sa.Table(
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
     sa.Column("completed_at", Time),
+    # Time: the pickup clock, and what escalation changed.
+    sa.Column("picked_up_at", Time),
+    sa.Column("pickup_deadline_at", Time),
+    sa.Column("escalation_level", sa.Integer),
+    sa.Column("added_reviewers", sa.JSON),
     # Lists walk ids downwards under a filter; each index serves one filter shape.
     sa.Index("ix_requests_loop_id_id", "loop_id", "id"),
     sa.Index("ix_requests_status_id", "status", "id"),
@@ -228,6 +239,8 @@ messages = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("delivered_at", Time),
+    # null: a webhook; "email" or "chat": a notification to a person (url: mailto: or chat URL).
+    sa.Column("channel", sa.String(10)),
     sa.Index("ix_messages_status_next_attempt_at", "status", "next_attempt_at"),
     sa.Index("ix_messages_endpoint_id_id", "endpoint_id", "id"),
     sa.Index("ix_messages_request_id", "request_id"),
@@ -318,4 +331,24 @@ login_attempts = sa.Table(
     sa.Column("attempted_at", Time, nullable=False),
     sa.Index("ix_login_attempts_email_attempted_at", "email", "attempted_at"),
     sa.Index("ix_login_attempts_address_attempted_at", "address", "attempted_at"),
+)
+
+# Due work of the scheduler: one row per reminder, escalation step, pickup and timeout of a
+# request. Claimed FOR UPDATE SKIP LOCKED and deleted in the transaction that fires it, so each
+# fires once; a firing that fails waits until `locked_until` and is tried again.
+timers = sa.Table(
+    "timers",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("request_id", Id, sa.ForeignKey("requests.id"), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # pickup, reminder, escalation, timeout
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("data", sa.JSON),  # what the firing needs: a reminder's fraction, a rung's actions
+    sa.Column("due_at", Time, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("locked_until", Time),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Index("ix_timers_due_at", "due_at"),
+    sa.Index("ix_timers_request_id", "request_id"),
 )

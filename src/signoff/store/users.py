@@ -24,6 +24,7 @@ def _user(row: Any) -> User:
         has_password=row.password_hash is not None,
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
+        notify=row.notify,
     )
 
 
@@ -144,3 +145,8 @@ async def find_password_hash(conn: Conn, user_id: str) -> str | None:
     query = sa.select(users.c.password_hash).where(users.c.id == user_id)
     value = (await conn.execute(query)).scalar_one_or_none()
     return None if value is None else str(value)
+
+
+async def get_users(conn: Conn, ids: list[str]) -> list[User]:
+    rows = await conn.execute(sa.select(users).where(users.c.id.in_(ids)).order_by(users.c.id))
+    return [_user(r) for r in rows]

@@ -1,0 +1,1 @@
+"""The scheduler: fires due timers (timeouts, reminders, escalations) claimed from the database."""
