@@ -27,6 +27,8 @@ from ..domain.model import (
     Priority,
     ResponseType,
     Role,
+    RuleAction,
+    StageStatus,
     Status,
     TimeoutAction,
     UserRole,
@@ -106,6 +108,54 @@ class Page(BaseModel, Generic[T]):
 
 # Loops
 
+Condition = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=2000),
+    Field(description="A CEL condition on the request, e.g. `metadata.amount < 100`."),
+]
+
+
+class RuleIn(Input):
+    """`{"when": …, "action": …}` and the action's argument beside it."""
+
+    when: Condition
+    action: RuleAction
+    loop_id: str | None = Field(default=None, max_length=40, description="for route_to")
+    approvals: Approvals | None = Field(default=None, description="for require_approvals")
+    priority: Priority | None = Field(default=None, description="for set_priority")
+    timeout_seconds: Timeout | None = Field(default=None, description="for set_timeout")
+
+
+class StageIn(Input):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    reviewers: list[str] = Field(
+        default_factory=list, max_length=1000, description="Empty: any reviewer of the loop."
+    )
+    required_approvals: Approvals = 1
+    when: Condition | None = Field(default=None, description="The stage applies only when true.")
+    timeout_seconds: Timeout | None = None
+
+
+class RuleOut(BaseModel):
+    when: str
+    action: RuleAction
+    loop_id: str | None = None
+    approvals: int | None = None
+    priority: Priority | None = None
+    timeout_seconds: int | None = None
+
+
+class StageOut(BaseModel):
+    name: str
+    reviewers: list[str]
+    required_approvals: int
+    when: str | None
+    timeout_seconds: int | None
+
+
+class RequestStageOut(StageOut):
+    status: StageStatus
+
 
 class LoopIn(Input):
     name: Name
@@ -115,6 +165,8 @@ class LoopIn(Input):
     allow_self_approval: Flag = False
     default_timeout_seconds: Timeout | None = None
     allow_timeout_approval: Flag = False
+    rules: list[RuleIn] = Field(default_factory=list, max_length=100)
+    stages: list[StageIn] = Field(default_factory=list, max_length=20)
 
 
 class LoopPatch(Input):
@@ -126,6 +178,8 @@ class LoopPatch(Input):
             "required_approvals",
             "allow_self_approval",
             "allow_timeout_approval",
+            "rules",
+            "stages",
         }
     )
     name: Name | None = None
@@ -135,6 +189,8 @@ class LoopPatch(Input):
     allow_self_approval: Flag | None = None
     default_timeout_seconds: Timeout | None = None
     allow_timeout_approval: Flag | None = None
+    rules: list[RuleIn] | None = Field(default=None, max_length=100)
+    stages: list[StageIn] | None = Field(default=None, max_length=20)
 
 
 class LoopOut(BaseModel):
@@ -146,8 +202,66 @@ class LoopOut(BaseModel):
     allow_self_approval: bool
     default_timeout_seconds: int | None
     allow_timeout_approval: bool
+    rules: list[RuleOut]
+    stages: list[StageOut]
     created_at: datetime
     updated_at: datetime
+
+
+# Dry run: POST /v1/loops/{loop_id}/simulate
+
+
+class PersonOut(BaseModel):
+    id: str
+    email: str | None
+    name: str | None
+
+
+class FiredRuleOut(RuleOut):
+    index: int
+
+
+class RuleErrorOut(BaseModel):
+    index: int
+    when: str
+    error: str
+
+
+class SimulatedStageOut(BaseModel):
+    index: int
+    name: str
+    applies: bool = Field(description="Whether the stage's `when` holds for this request now.")
+    reviewers: list[PersonOut] = Field(description="Who would be asked at this stage.")
+    required_approvals: int
+    when: str | None
+    timeout_seconds: int | None
+
+
+class TimelineEntryOut(BaseModel):
+    """One thing that would happen: `type` (created, completed, stage_timeout, timeout, …)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    offset_seconds: int | None = Field(description="Seconds after creation; null: it depends.")
+    at: datetime | None
+
+
+class SimulationOut(BaseModel):
+    loop_id: str
+    routed_to: str | None = Field(description="The loop a route_to rule would send it to.")
+    outcome: Literal["auto_approved", "auto_rejected", "pending"]
+    rule: FiredRuleOut | None = Field(description="The rule that decides where it goes, if any.")
+    rules_fired: list[FiredRuleOut]
+    rule_errors: list[RuleErrorOut] = Field(
+        description="Rules whose condition could not be evaluated on this request (not fired)."
+    )
+    priority: Priority
+    required_approvals: int
+    reviewers: list[PersonOut] = Field(description="The reviewers of the loop it would go to.")
+    stages: list[SimulatedStageOut]
+    timeout_seconds: int | None
+    timeout_action: TimeoutAction
+    timeline: list[TimelineEntryOut]
 
 
 # Requests
@@ -276,6 +390,10 @@ class RequestOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    stage: str | None = Field(description="The current stage's name, on a loop with stages.")
+    stages: list[RequestStageOut] | None = Field(
+        description="The loop's stages as copied when the request was made, with progress."
+    )
 
 
 class StatusOut(BaseModel):
@@ -314,6 +432,7 @@ class VoteOut(BaseModel):
     required_approvals: int
     status: Status
     decision: Decision | None
+    stage: str | None = Field(description="The stage the vote counted in, on a loop with stages.")
 
 
 # Events

@@ -21,6 +21,7 @@ from ..domain.model import (
     Vote,
 )
 from ..domain.responses import spec_from_json
+from ..domain.rules import request_stages_from_json
 from ._rows import utc, utc_or_none
 from .db import Conn
 from .tables import requests, votes
@@ -66,6 +67,9 @@ def _request(row: Any) -> Request:
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
         completed_at=utc_or_none(row.completed_at),
+        stages=request_stages_from_json(row.stages),
+        stage=row.stage,
+        stage_started_at=utc_or_none(row.stage_started_at),
     )
 
 
@@ -82,6 +86,7 @@ def _vote(row: Any) -> Vote:
         content_hash=row.content_hash,
         created_at=utc(row.created_at),
         voided_at=utc_or_none(row.voided_at),
+        stage=row.stage,
     )
 
 
