@@ -105,14 +105,20 @@ class Evaluation:
     error: str | None = None
 
 
-def evaluate(source: str, facts: Mapping[str, Any]) -> Evaluation:
-    """Whether the condition holds for `facts`; an error (and anything but a bool) does not."""
+def context_for(sources: Sequence[str], facts: Mapping[str, Any]) -> cel.Context:
+    """The facts as CEL values, converted once for every condition in `sources`. Only the
+    variables they name are converted: a rule on `priority` does not pay for a large `content`."""
+    names = {n for source in sources for n in compile_condition(source).variables()}
+    return cel.Context(variables={n: facts[n] for n in names if n in facts})
+
+
+def evaluate(source: str, facts: Mapping[str, Any] | cel.Context) -> Evaluation:
+    """Whether the condition holds; an error (and anything but a bool) means it does not."""
     program = compile_condition(source)
-    # Only the variables the condition names cross into CEL: a rule on `priority` does not pay
-    # for converting a large `content`.
-    wanted = {name: facts[name] for name in program.variables() if name in facts}
+    if not isinstance(facts, cel.Context):
+        facts = context_for([source], facts)
     try:
-        result = program.execute(wanted)
+        result = program.execute(facts)
     except KeyError as exc:
         return Evaluation(False, f"no such key: {exc.args[0] if exc.args else exc}")
     except Exception as exc:  # the interpreter's TypeError, ValueError, RuntimeError …
@@ -341,8 +347,10 @@ def apply_rules(rules: tuple[Rule, ...], facts: Mapping[str, Any]) -> RulePlan:
     errors: list[RuleError] = []
     settings: dict[str, Any] = {}
     decided_by = None
+    context = context_for([r.when for r in rules], facts) if rules else None
     for index, rule in enumerate(rules):
-        result = evaluate(rule.when, facts)
+        assert context is not None
+        result = evaluate(rule.when, context)
         if result.error is not None:
             errors.append(RuleError(index, rule, result.error))
         if not result.matched:
@@ -366,7 +374,7 @@ def rule_actor(fired: Fired) -> dict[str, Any]:
 # Stages of a request
 
 
-def stage_applies(stage: Stage, facts: Mapping[str, Any]) -> bool:
+def stage_applies(stage: Stage, facts: Mapping[str, Any] | cel.Context) -> bool:
     """Whether a request reaching `stage` must pass it; an unreadable `when` means it must."""
     if stage.when is None:
         return True
@@ -394,8 +402,9 @@ def enter_next(
 ) -> tuple[tuple[RequestStage, ...], int | None]:
     """Skip the stages after `after` that do not apply; the next one becomes active (None: done)."""
     out = list(stages)
+    context = context_for([s.stage.when for s in out[after + 1 :] if s.stage.when], facts)
     for i in range(after + 1, len(out)):
-        if stage_applies(out[i].stage, facts):
+        if stage_applies(out[i].stage, context):
             out[i] = replace(out[i], status=StageStatus.active)
             return tuple(out), i
         out[i] = replace(out[i], status=StageStatus.skipped)
