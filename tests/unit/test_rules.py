@@ -366,3 +366,11 @@ def test_a_rejection_at_any_stage_ends_the_request() -> None:
     assert verdict.outcome is not None and verdict.outcome.decision.value == "rejected"
     assert verdict.stages is not None
     assert [s.status for s in verdict.stages] == [StageStatus.ended, StageStatus.waiting]
+
+
+def test_facts_cel_cannot_hold_fire_no_rule_and_skip_no_stage() -> None:
+    odd = facts(metadata={"x": object()})
+    plan = apply_rules((rule("metadata.x == 1", "auto_approve"),), odd)
+    assert plan.decided_by is None and len(plan.errors) == 1
+    _, first = start_stages((replace(FINANCE, when="metadata.x == 1"), LEAD), None, odd)
+    assert first == 0

@@ -109,7 +109,10 @@ def context_for(sources: Sequence[str], facts: Mapping[str, Any]) -> cel.Context
     """The facts as CEL values, converted once for every condition in `sources`. Only the
     variables they name are converted: a rule on `priority` does not pay for a large `content`."""
     names = {n for source in sources for n in compile_condition(source).variables()}
-    return cel.Context(variables={n: facts[n] for n in names if n in facts})
+    try:
+        return cel.Context(variables={n: facts[n] for n in names if n in facts})
+    except Exception:  # a value CEL cannot hold: every condition then errors, and fires nothing
+        return cel.Context()
 
 
 def evaluate(source: str, facts: Mapping[str, Any] | cel.Context) -> Evaluation:
