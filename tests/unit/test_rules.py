@@ -374,3 +374,32 @@ def test_facts_cel_cannot_hold_fire_no_rule_and_skip_no_stage() -> None:
     assert plan.decided_by is None and len(plan.errors) == 1
     _, first = start_stages((replace(FINANCE, when="metadata.x == 1"), LEAD), None, odd)
     assert first == 0
+
+
+def test_the_timeline_orders_the_clocks_and_takes_the_schedulers_timers() -> None:
+    from datetime import UTC, datetime
+
+    from signoff.domain.model import TimeoutAction
+    from signoff.domain.simulation import timeline
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    lead = replace(LEAD, timeout_seconds=600)
+    finance = replace(FINANCE, timeout_seconds=60)
+    reminder = ("reminder", 3600, {"fraction": 0.5})
+    got = timeline(
+        make_loop(), "pending", [lead, finance], 7200, TimeoutAction.reject, now, [reminder]
+    )
+    assert [(e["type"], e["offset_seconds"]) for e in got] == [
+        ("created", 0),
+        ("stage_timeout", 600),
+        ("reminder", 3600),
+        ("timeout", 7200),
+        ("stage_timeout", None),
+    ]
+    assert got[2]["fraction"] == 0.5 and got[3]["action"] == "reject"
+    assert got[3]["at"] == datetime(2026, 1, 1, 2, tzinfo=UTC)
+    done = timeline(make_loop(), "auto_rejected", [lead], 7200, TimeoutAction.expire, now)
+    assert [(e["type"], e.get("decision")) for e in done] == [
+        ("created", None),
+        ("completed", "rejected"),
+    ]

@@ -7,6 +7,7 @@ loop admin page show them beside the timeout.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -48,10 +49,12 @@ def timeline(
     timeout_seconds: int | None,
     timeout_action: TimeoutAction,
     now: datetime,
+    timers: Sequence[tuple[str, int, dict[str, Any]]] = (),
 ) -> list[dict[str, Any]]:
     """What happens when, from creation at `now`: each entry has `type` and `offset_seconds`
     (None when it depends on when a reviewer acts, as for a later stage's own timeout).
-    `stages` are the ones that would apply, in order."""
+    `stages` are the ones that would apply, in order. `timers` adds the scheduler's own
+    (reminders, escalation steps, the pickup clock) as (type, seconds after creation, details)."""
 
     def at(offset: int | None) -> dict[str, Any]:
         when = None if offset is None else (now + timedelta(seconds=offset))
@@ -75,4 +78,5 @@ def timeline(
         )
     if timeout_seconds is not None:
         entries.append({"type": "timeout", "action": timeout_action.value, **at(timeout_seconds)})
+    entries += [{"type": kind, **details, **at(offset)} for kind, offset, details in timers]
     return sorted(entries, key=lambda e: (e["offset_seconds"] is None, e["offset_seconds"] or 0))
