@@ -204,15 +204,7 @@ async def create_requests(
         plans = [apply_rules(loop.rules, draft_facts(d)) for d in drafts]
         targets = await _targets(tx.conn, loop, plans)
         rows = [
-            _row(
-                ctx,
-                targets[p.decided_by if p.action is RuleAction.route_to else None],
-                d,
-                actor,
-                tx.now,
-                w,
-                p,
-            )
+            _row(ctx, targets[_route(p)], d, actor, tx.now, w, p)
             for d, w, p in zip(drafts, where, plans, strict=True)
         ]
         previous = {d.previous_request_id for d in drafts if d.previous_request_id}
