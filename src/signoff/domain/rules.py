@@ -18,12 +18,15 @@ Rust interpreter): no Python is ever evaluated. They see the request as `title`,
 from __future__ import annotations
 
 import functools
+import importlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-import cel
+if TYPE_CHECKING:
+    import cel
 
 from ..errors import FieldError, ValidationFailed
 from .model import (
@@ -65,6 +68,13 @@ _BOUND = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_
 _PARSE_PREFIX = re.compile(r"^Failed to parse expression .*?: ERROR: <input>:", re.DOTALL)
 
 
+@functools.cache
+def _cel() -> ModuleType:
+    """The CEL package, imported on first use: its import also loads its command line (typer,
+    rich, prompt-toolkit), which every `signoff` process would otherwise pay for at start."""
+    return importlib.import_module("cel")
+
+
 class ConditionError(ValueError):
     """A condition that cannot be compiled; the message says where and why."""
 
@@ -77,7 +87,7 @@ def compile_condition(source: str) -> cel.Program:
     if len(source) > MAX_CONDITION:
         raise ConditionError(f"is {len(source)} characters long; the limit is {MAX_CONDITION}")
     try:
-        program = cel.compile(source)
+        program: cel.Program = _cel().compile(source)
     except ValueError as exc:
         raise ConditionError(_parser_message(str(exc))) from None
     unknown = set(program.variables()) - set(VARIABLES) - set(_BOUND.findall(source))
@@ -110,15 +120,16 @@ def context_for(sources: Sequence[str], facts: Mapping[str, Any]) -> cel.Context
     variables they name are converted: a rule on `priority` does not pay for a large `content`."""
     names = {n for source in sources for n in compile_condition(source).variables()}
     try:
-        return cel.Context(variables={n: facts[n] for n in names if n in facts})
+        context: cel.Context = _cel().Context(variables={n: facts[n] for n in names if n in facts})
     except Exception:  # a value CEL cannot hold: every condition then errors, and fires nothing
-        return cel.Context()
+        context = _cel().Context()
+    return context
 
 
 def evaluate(source: str, facts: Mapping[str, Any] | cel.Context) -> Evaluation:
     """Whether the condition holds; an error (and anything but a bool) means it does not."""
     program = compile_condition(source)
-    if not isinstance(facts, cel.Context):
+    if isinstance(facts, Mapping):
         facts = context_for([source], facts)
     try:
         result = program.execute(facts)
