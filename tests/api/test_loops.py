@@ -52,6 +52,8 @@ async def test_defaults_of_a_minimal_loop(api: Api) -> None:
         "pickup_timeout_seconds": None,
         "reminders": [],
         "escalation": [],
+        "rules": [],
+        "stages": [],
     }
 
 

@@ -77,7 +77,7 @@ REQUEST_FIELDS = {
     "context", "metadata", "ai_analysis", "response", "priority", "required_approvals",
     "requested_by", "timeout_seconds", "timeout_action", "deadline_at", "callback",
     "previous_request_id", "feedback", "final_content", "edited", "response_data", "decided_by",
-    "review_url", "created_at", "updated_at", "completed_at",
+    "review_url", "created_at", "updated_at", "completed_at", "stage", "stages",
     "picked_up_at", "pickup_deadline_at", "escalation_level", "added_reviewers",
 }  # fmt: skip
 
@@ -185,6 +185,8 @@ async def test_the_defaults_of_a_minimal_request_come_from_its_loop(api: Api) ->
         "pickup_deadline_at": None,
         "escalation_level": 0,
         "added_reviewers": [],
+        "stage": None,
+        "stages": None,
     }
     assert when(created["deadline_at"]) - when(created["created_at"]) == timedelta(minutes=10)
     own = await new_request(api, loop["id"], required_approvals=1, timeout_seconds=5)
@@ -682,6 +684,7 @@ async def test_one_approval_completes_a_request_and_tells_who_decided(api: Api) 
         "required_approvals",
         "status",
         "decision",
+        "stage",
     }
     assert answer["vote_id"].startswith("vote_")
     assert answer == {
@@ -692,6 +695,7 @@ async def test_one_approval_completes_a_request_and_tells_who_decided(api: Api) 
         "required_approvals": 1,
         "status": "completed",
         "decision": "approved",
+        "stage": None,
     }
     request = await get(api, created["id"])
     assert (request["status"], request["decision"], request["feedback"]) == (

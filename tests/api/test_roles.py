@@ -55,6 +55,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/loops/{loop_id}"): Rule(ALL),
     ("PATCH", "/v1/loops/{loop_id}"): Rule(ADMIN, body=lambda: {"description": _name()}),
     ("DELETE", "/v1/loops/{loop_id}"): Rule(ADMIN, 204, fresh=("loop_id",)),
+    ("POST", "/v1/loops/{loop_id}/simulate"): Rule(WRITERS, body=lambda: {"content": "c"}),
     ("POST", "/v1/loops/{loop_id}/requests"): Rule(WRITERS, 201, body=lambda: {"content": "c"}),
     ("POST", "/v1/loops/{loop_id}/requests/batch"): Rule(
         WRITERS, 201, body=lambda: {"items": [{"content": "c"}]}

@@ -8,28 +8,31 @@ from ..domain.model import Role
 from ..domain.timers import EscalationStep
 from ..errors import Forbidden
 from ..service import loops as service
+from ..service import simulation as simulation_service
 from ..service.loops import LoopDraft
-from .deps import Admin, Ctx, Limit, Reader, decode_cursor, id_cursor, page_of
+from .deps import Admin, Ctx, Limit, Reader, Writer, decode_cursor, id_cursor, page_of
 from .idempotency import IdempotentRoute
-from .out import loop_out
-from .schemas import LoopIn, LoopOut, LoopPatch, Page
+from .out import loop_out, simulation_out
+from .requests import draft_of
+from .schemas import LoopIn, LoopOut, LoopPatch, Page, RequestIn, SimulationOut
 
 router = APIRouter(prefix="/v1/loops", tags=["loops"], route_class=IdempotentRoute)
 
 
 @router.post("", status_code=201)
 async def create_loop(body: LoopIn, ctx: Ctx, caller: Admin) -> LoopOut:
-    draft = LoopDraft(
-        **{
-            **body.model_dump(),
-            "reviewers": tuple(body.reviewers),
-            "reminders": tuple(body.reminders),
-            "escalation": tuple(
-                EscalationStep(s.after_seconds, tuple(s.add_reviewers), s.route_to)
-                for s in body.escalation
-            ),
-        }
+    fields = body.model_dump(exclude_none=False)
+    fields.update(
+        reviewers=tuple(body.reviewers),
+        reminders=tuple(body.reminders),
+        escalation=tuple(
+            EscalationStep(s.after_seconds, tuple(s.add_reviewers), s.route_to)
+            for s in body.escalation
+        ),
+        rules=tuple(r.model_dump(exclude_none=True) for r in body.rules),
+        stages=tuple(s.model_dump() for s in body.stages),
     )
+    draft = LoopDraft(**fields)
     return loop_out(await service.create_loop(ctx, caller, draft))
 
 
@@ -54,6 +57,14 @@ async def get_loop(loop_id: str, ctx: Ctx, caller: Reader) -> LoopOut:
 @router.patch("/{loop_id}")
 async def update_loop(loop_id: str, body: LoopPatch, ctx: Ctx, caller: Admin) -> LoopOut:
     return loop_out(await service.update_loop(ctx, caller, loop_id, body.changes()))
+
+
+@router.post("/{loop_id}/simulate")
+async def simulate(loop_id: str, body: RequestIn, ctx: Ctx, caller: Writer) -> SimulationOut:
+    """What creating this request would do: which rule fires, who is asked at each stage, and
+    when its clocks run out. Nothing is written."""
+    simulation, people = await simulation_service.simulate(ctx, caller, loop_id, draft_of(body))
+    return simulation_out(simulation, people)
 
 
 @router.delete("/{loop_id}", status_code=204)

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from ..domain.model import ApiKey, Event, Loop, Request, User
+from ..domain.model import ApiKey, Event, Loop, Priority, Request, User
+from ..domain.simulation import Simulation
 from ..service.context import Context
 from ..service.requests import review_url
 from .schemas import (
     ApiKeyOut,
     CallbackOut,
     EventOut,
+    FiredRuleOut,
     LoopOut,
+    PersonOut,
     RequestOut,
+    RequestStageOut,
     ResponseOut,
+    RuleErrorOut,
+    RuleOut,
+    SimulatedStageOut,
+    SimulationOut,
+    StageOut,
+    TimelineEntryOut,
     UserOut,
 )
 
@@ -30,6 +40,8 @@ def loop_out(loop: Loop) -> LoopOut:
         pickup_timeout_seconds=loop.pickup_timeout_seconds,
         reminders=list(loop.reminders),
         escalation=[step.to_json() for step in loop.escalation],
+        rules=[RuleOut(**r.to_json()) for r in loop.rules],
+        stages=[StageOut(**s.to_json()) for s in loop.stages],
         created_at=loop.created_at,
         updated_at=loop.updated_at,
     )
@@ -75,6 +87,45 @@ def request_out(ctx: Context, r: Request) -> RequestOut:
         pickup_deadline_at=r.pickup_deadline_at,
         escalation_level=r.escalation_level,
         added_reviewers=list(r.added_reviewers),
+        stage=r.current_stage.name if r.current_stage else None,
+        stages=[RequestStageOut(**s.to_json()) for s in r.stages] if r.stages else None,
+    )
+
+
+def _person(user_id: str, people: dict[str, User]) -> PersonOut:
+    user = people.get(user_id)
+    return PersonOut(
+        id=user_id, email=user.email if user else None, name=user.name if user else None
+    )
+
+
+def simulation_out(sim: Simulation, people: dict[str, User]) -> SimulationOut:
+    decided = sim.plan.decided_by
+    return SimulationOut(
+        loop_id=sim.loop_id,
+        routed_to=sim.routed_to,
+        outcome=sim.outcome,
+        rule=FiredRuleOut(**decided.to_json()) if decided else None,
+        rules_fired=[FiredRuleOut(**f.to_json()) for f in sim.plan.fired],
+        rule_errors=[RuleErrorOut(**e.to_json()) for e in sim.plan.errors],
+        priority=Priority(sim.priority),
+        required_approvals=sim.required_approvals,
+        reviewers=[_person(r, people) for r in sim.reviewers],
+        stages=[
+            SimulatedStageOut(
+                index=i,
+                name=s.stage.name,
+                applies=applies,
+                reviewers=[_person(r, people) for r in s.stage.reviewers or sim.reviewers],
+                required_approvals=s.stage.required_approvals,
+                when=s.stage.when,
+                timeout_seconds=s.stage.timeout_seconds,
+            )
+            for i, (s, applies) in enumerate(zip(sim.stages, sim.stage_applies, strict=True))
+        ],
+        timeout_seconds=sim.timeout_seconds,
+        timeout_action=sim.timeout_action,
+        timeline=[TimelineEntryOut(**e) for e in sim.timeline],
     )
 
 

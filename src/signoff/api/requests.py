@@ -33,7 +33,7 @@ from .schemas import (
 router = APIRouter(tags=["requests"], route_class=IdempotentRoute)
 
 
-def _draft(body: RequestIn) -> RequestDraft:
+def draft_of(body: RequestIn) -> RequestDraft:
     return RequestDraft(
         content=body.content,
         title=body.title,
@@ -58,7 +58,7 @@ def _draft(body: RequestIn) -> RequestDraft:
 
 @router.post("/v1/loops/{loop_id}/requests", status_code=201)
 async def create_request(loop_id: str, body: RequestIn, ctx: Ctx, caller: Writer) -> RequestOut:
-    [created] = await service.create_requests(ctx, caller, loop_id, [_draft(body)], batch=False)
+    [created] = await service.create_requests(ctx, caller, loop_id, [draft_of(body)], batch=False)
     return request_out(ctx, created)
 
 
@@ -68,7 +68,7 @@ async def create_batch(loop_id: str, body: BatchIn, ctx: Ctx, caller: Writer) ->
         raise ValidationFailed.field(
             "body.items", f"has {len(body.items)} items; the limit is {ctx.limits.max_batch}"
         )
-    drafts = [_draft(item) for item in body.items]
+    drafts = [draft_of(item) for item in body.items]
     created = await service.create_requests(ctx, caller, loop_id, drafts, batch=True)
     return Page(data=[request_out(ctx, r) for r in created], next_cursor=None)
 
@@ -159,9 +159,10 @@ async def decide(request_id: str, body: DecisionIn, ctx: Ctx, caller: Voter) -> 
         request_id=request_id,
         choice=body.decision,
         approvals=verdict.approvals,
-        required_approvals=request.required_approvals,
+        required_approvals=verdict.required_approvals or request.required_approvals,
         status=request.status,
         decision=request.decision,
+        stage=request.stages[cast.stage].stage.name if cast.stage is not None else None,
     )
 
 

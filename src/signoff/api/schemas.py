@@ -27,6 +27,8 @@ from ..domain.model import (
     Priority,
     ResponseType,
     Role,
+    RuleAction,
+    StageStatus,
     Status,
     TimeoutAction,
     UserRole,
@@ -119,6 +121,55 @@ class EscalationStepIn(Input):
     route_to: str | None = Field(default=None, max_length=40)
 
 
+Condition = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=2000),
+    Field(description="A CEL condition on the request, e.g. `metadata.amount < 100`."),
+]
+
+
+class RuleIn(Input):
+    """`{"when": …, "action": …}` and the action's argument beside it."""
+
+    when: Condition
+    action: RuleAction
+    loop_id: str | None = Field(default=None, max_length=40, description="for route_to")
+    approvals: Approvals | None = Field(default=None, description="for require_approvals")
+    priority: Priority | None = Field(default=None, description="for set_priority")
+    timeout_seconds: Timeout | None = Field(default=None, description="for set_timeout")
+
+
+class StageIn(Input):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    reviewers: list[str] = Field(
+        default_factory=list, max_length=1000, description="Empty: any reviewer of the loop."
+    )
+    required_approvals: Approvals = 1
+    when: Condition | None = Field(default=None, description="The stage applies only when true.")
+    timeout_seconds: Timeout | None = None
+
+
+class RuleOut(BaseModel):
+    when: str
+    action: RuleAction
+    loop_id: str | None = None
+    approvals: int | None = None
+    priority: Priority | None = None
+    timeout_seconds: int | None = None
+
+
+class StageOut(BaseModel):
+    name: str
+    reviewers: list[str]
+    required_approvals: int
+    when: str | None
+    timeout_seconds: int | None
+
+
+class RequestStageOut(StageOut):
+    status: StageStatus
+
+
 class LoopIn(Input):
     name: Name
     description: str = Field(default="", max_length=10_000)
@@ -141,6 +192,8 @@ class LoopIn(Input):
         description="When to remind reviewers, as rising fractions of the time to decide.",
     )
     escalation: list[EscalationStepIn] = Field(default_factory=list, max_length=10)
+    rules: list[RuleIn] = Field(default_factory=list, max_length=100)
+    stages: list[StageIn] = Field(default_factory=list, max_length=20)
 
 
 class LoopPatch(Input):
@@ -152,6 +205,8 @@ class LoopPatch(Input):
             "required_approvals",
             "allow_self_approval",
             "allow_timeout_approval",
+            "rules",
+            "stages",
         }
     )
     name: Name | None = None
@@ -165,6 +220,8 @@ class LoopPatch(Input):
     pickup_timeout_seconds: Timeout | None = None
     reminders: list[Fraction] | None = Field(default=None, max_length=10)
     escalation: list[EscalationStepIn] | None = Field(default=None, max_length=10)
+    rules: list[RuleIn] | None = Field(default=None, max_length=100)
+    stages: list[StageIn] | None = Field(default=None, max_length=20)
 
 
 class LoopOut(BaseModel):
@@ -180,8 +237,66 @@ class LoopOut(BaseModel):
     pickup_timeout_seconds: int | None
     reminders: list[float]
     escalation: list[dict[str, Any]]
+    rules: list[RuleOut]
+    stages: list[StageOut]
     created_at: datetime
     updated_at: datetime
+
+
+# Dry run: POST /v1/loops/{loop_id}/simulate
+
+
+class PersonOut(BaseModel):
+    id: str
+    email: str | None
+    name: str | None
+
+
+class FiredRuleOut(RuleOut):
+    index: int
+
+
+class RuleErrorOut(BaseModel):
+    index: int
+    when: str
+    error: str
+
+
+class SimulatedStageOut(BaseModel):
+    index: int
+    name: str
+    applies: bool = Field(description="Whether the stage's `when` holds for this request now.")
+    reviewers: list[PersonOut] = Field(description="Who would be asked at this stage.")
+    required_approvals: int
+    when: str | None
+    timeout_seconds: int | None
+
+
+class TimelineEntryOut(BaseModel):
+    """One thing that would happen: `type` (created, completed, stage_timeout, timeout, …)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    offset_seconds: int | None = Field(description="Seconds after creation; null: it depends.")
+    at: datetime | None
+
+
+class SimulationOut(BaseModel):
+    loop_id: str
+    routed_to: str | None = Field(description="The loop a route_to rule would send it to.")
+    outcome: Literal["auto_approved", "auto_rejected", "pending"]
+    rule: FiredRuleOut | None = Field(description="The rule that decides where it goes, if any.")
+    rules_fired: list[FiredRuleOut]
+    rule_errors: list[RuleErrorOut] = Field(
+        description="Rules whose condition could not be evaluated on this request (not fired)."
+    )
+    priority: Priority
+    required_approvals: int
+    reviewers: list[PersonOut] = Field(description="The reviewers of the loop it would go to.")
+    stages: list[SimulatedStageOut]
+    timeout_seconds: int | None
+    timeout_action: TimeoutAction
+    timeline: list[TimelineEntryOut]
 
 
 # Requests
@@ -316,6 +431,10 @@ class RequestOut(BaseModel):
     pickup_deadline_at: datetime | None
     escalation_level: int
     added_reviewers: list[str]
+    stage: str | None = Field(description="The current stage's name, on a loop with stages.")
+    stages: list[RequestStageOut] | None = Field(
+        description="The loop's stages as copied when the request was made, with progress."
+    )
 
 
 class StatusOut(BaseModel):
@@ -354,6 +473,7 @@ class VoteOut(BaseModel):
     required_approvals: int
     status: Status
     decision: Decision | None
+    stage: str | None = Field(description="The stage the vote counted in, on a loop with stages.")
 
 
 # Events

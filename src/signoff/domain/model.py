@@ -135,6 +135,74 @@ def email_voter_id(email: str) -> str:
 SYSTEM = Principal(role=Role.admin, name="system")
 
 
+class RuleAction(StrEnum):
+    auto_approve = "auto_approve"
+    auto_reject = "auto_reject"
+    route_to = "route_to"
+    require_approvals = "require_approvals"
+    set_priority = "set_priority"
+    set_timeout = "set_timeout"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """When `when` (a CEL condition on the new request) holds, do `action` with its argument."""
+
+    when: str
+    action: RuleAction
+    loop_id: str | None = None  # route_to
+    approvals: int | None = None  # require_approvals
+    priority: Priority | None = None  # set_priority
+    timeout_seconds: int | None = None  # set_timeout
+
+    @property
+    def argument(self) -> dict[str, Any]:
+        names = ("loop_id", "approvals", "priority", "timeout_seconds")
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"when": self.when, "action": self.action.value, **self.argument}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of a loop's approval sequence; no `reviewers` means any reviewer of the loop."""
+
+    name: str
+    reviewers: tuple[str, ...] = ()
+    required_approvals: int = 1
+    when: str | None = None  # the stage applies only when this CEL condition holds
+    timeout_seconds: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "reviewers": list(self.reviewers),
+            "required_approvals": self.required_approvals,
+            "when": self.when,
+            "timeout_seconds": self.timeout_seconds,
+        }
+
+
+class StageStatus(StrEnum):
+    waiting = "waiting"  # not reached yet
+    active = "active"
+    approved = "approved"
+    skipped = "skipped"  # its `when` did not hold when the request reached it
+    ended = "ended"  # the request ended at this stage: rejected, changes asked, cancelled …
+
+
+@dataclass(frozen=True)
+class RequestStage:
+    """A loop's stage as a request carries it: copied when the request is made, with progress."""
+
+    stage: Stage
+    status: StageStatus = StageStatus.waiting
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.stage.to_json(), "status": self.status.value}
+
+
 @dataclass(frozen=True)
 class Loop:
     id: str
@@ -153,6 +221,9 @@ class Loop:
     pickup_timeout_seconds: int | None = None
     reminders: tuple[float, ...] = ()
     escalation: tuple[Any, ...] = ()
+    # Rules and stages (see domain/rules.py): evaluated in order on each new request.
+    rules: tuple[Rule, ...] = ()
+    stages: tuple[Stage, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -216,10 +287,18 @@ class Request:
     pickup_deadline_at: datetime | None = None
     escalation_level: int = 0
     added_reviewers: tuple[str, ...] = ()
+    # A request of a loop with stages: the stages copied from the loop, and the current one.
+    stages: tuple[RequestStage, ...] = ()
+    stage: int | None = None
+    stage_started_at: datetime | None = None
 
     @property
     def is_pending(self) -> bool:
         return self.status is Status.pending
+
+    @property
+    def current_stage(self) -> Stage | None:
+        return self.stages[self.stage].stage if self.stage is not None else None
 
 
 @dataclass(frozen=True)
@@ -235,6 +314,7 @@ class Vote:
     content_hash: str
     created_at: datetime
     voided_at: datetime | None = None
+    stage: int | None = None  # the index of the stage it was cast in, on a loop with stages
 
 
 @dataclass(frozen=True)
@@ -298,6 +378,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "request.updated",
     "request.vote",
     "request.votes_voided",
+    "request.stage_completed",
     "request.completed",
     "request.cancelled",
     "request.timed_out",

@@ -13,11 +13,14 @@ from .model import (
     Loop,
     Principal,
     Request,
+    RequestStage,
     ResponseType,
     Role,
+    StageStatus,
     Vote,
 )
 from .responses import check_answer
+from .rules import enter_next, facts_of_request, mark_stage
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,12 @@ class VoteVerdict:
 
     outcome: Outcome | None
     approvals: int
+    required_approvals: int = 0  # of the request, or of the stage the vote was cast in
+    # On a loop with stages: the request's stages after the vote when it changed them, the stage
+    # it completed (approved) and the stage that is now active (None when none is).
+    stages: tuple[RequestStage, ...] | None = None
+    stage_completed: int | None = None
+    next_stage: int | None = None
 
 
 _DECISION_OF = {Choice.reject: Decision.rejected, Choice.needs_changes: Decision.needs_changes}
@@ -90,6 +99,7 @@ def cast_vote(
         raise Conflict(
             "the content changed since you read it; read it again and vote on what it says now"
         )
+    _check_stage(request, voter, votes)
     if any(v.voter_id == voter.voter_id for v in votes):
         raise Conflict(f"you have already voted on request {request.id}")
     if ballot.choice is Choice.approve:
@@ -116,14 +126,42 @@ def cast_vote(
         )
 
     approving = [v for v in votes if v.choice is Choice.approve]
-    approvals = len(approving) + (ballot.choice is Choice.approve)
+    # On a loop with stages only the current stage's approvals count towards its quorum.
+    counted = [v for v in approving if v.stage == request.stage]
+    approvals = len(counted) + (ballot.choice is Choice.approve)
+    quorum = request.required_approvals
     if ballot.choice is not Choice.approve:
         decision = _DECISION_OF[ballot.choice]
-        outcome = Outcome(decision, ballot.feedback, request.content, False, None, [voter.actor()])
-        return VoteVerdict(outcome, approvals)
-    if approvals < request.required_approvals:
-        return VoteVerdict(None, approvals)
-    return VoteVerdict(_approved(request, approving, voter, ballot), approvals)
+        ending = Outcome(decision, ballot.feedback, request.content, False, None, [voter.actor()])
+        if request.stage is None:
+            return VoteVerdict(ending, approvals, quorum)
+        ended = mark_stage(request.stages, request.stage, StageStatus.ended)
+        return VoteVerdict(ending, approvals, quorum, stages=ended)
+    if approvals < quorum:
+        return VoteVerdict(None, approvals, quorum)
+    if request.stage is None:
+        return VoteVerdict(_approved(request, approving, voter, ballot), approvals, quorum)
+    done = mark_stage(request.stages, request.stage, StageStatus.approved)
+    # Later stages' conditions are read now, on the request as it is when it reaches them.
+    stages, nxt = enter_next(done, request.stage, facts_of_request(request))
+    outcome = None if nxt is not None else _approved(request, approving, voter, ballot)
+    return VoteVerdict(outcome, approvals, quorum, stages, request.stage, nxt)
+
+
+def _check_stage(request: Request, voter: Principal, votes: list[Vote]) -> None:
+    """One person never counts in two stages; a stage with reviewers of its own takes only them."""
+    stage = request.current_stage
+    if stage is None:
+        return
+    earlier = next((v for v in votes if v.voter_id == voter.voter_id), None)
+    if earlier is not None and earlier.stage != request.stage and earlier.stage is not None:
+        name = request.stages[earlier.stage].stage.name
+        raise Conflict(
+            f"you already voted on request {request.id} at stage {name!r};"
+            " one person never counts in two stages"
+        )
+    if stage.reviewers and voter.role is not Role.admin and voter.user_id not in stage.reviewers:
+        raise Forbidden(f"you are not a reviewer of stage {stage.name!r} of request {request.id}")
 
 
 def _approved(request: Request, approving: list[Vote], voter: Principal, ballot: Ballot) -> Outcome:

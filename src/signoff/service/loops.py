@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..domain.ids import new_id
-from ..domain.model import Loop, Principal, TimeoutAction
+from ..domain.model import Loop, Principal, Rule, RuleAction, Stage, TimeoutAction
+from ..domain.rules import parse_rules, parse_stages
 from ..domain.timers import EscalationStep
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..store import loops as store
@@ -29,6 +30,9 @@ class LoopDraft:
     pickup_timeout_seconds: int | None = None
     reminders: tuple[float, ...] = ()
     escalation: tuple[EscalationStep, ...] = ()
+    # As the API takes them: lists of objects, checked by domain/rules.py.
+    rules: tuple[dict[str, Any], ...] = ()
+    stages: tuple[dict[str, Any], ...] = ()
 
 
 TIME_FIELDS = ("default_timeout_action", "pickup_timeout_seconds", "reminders", "escalation")
@@ -87,6 +91,27 @@ async def _check_escalation(conn: Any, loop_id: str, steps: list[EscalationStep]
             raise ValidationFailed.field(f"{where}.route_to", f"no loop with id {step.route_to!r}")
 
 
+async def _checked_rules(conn: Any, raw: list[dict[str, Any]], loop_id: str | None) -> list[Rule]:
+    """Rules that compile and name live loops other than their own."""
+    rules = parse_rules(raw)
+    targets = {r.loop_id for r in rules if r.action is RuleAction.route_to and r.loop_id}
+    live = await store.live_loop_ids(conn, targets) if targets else set()
+    for i, rule in enumerate(rules):
+        if rule.action is not RuleAction.route_to:
+            continue
+        if rule.loop_id == loop_id:
+            raise ValidationFailed.field(
+                f"body.rules.{i}.loop_id", "a loop cannot route requests to itself"
+            )
+        if rule.loop_id not in live:
+            raise ValidationFailed.field(f"body.rules.{i}.loop_id", f"no loop {rule.loop_id!r}")
+    return list(rules)
+
+
+def _checked_stages(raw: list[dict[str, Any]], reviewers: tuple[str, ...]) -> list[Stage]:
+    return list(parse_stages(raw, reviewers))
+
+
 async def _check_reviewers(tx_conn: Any, reviewers: tuple[str, ...]) -> None:
     if len(set(reviewers)) != len(reviewers):
         raise ValidationFailed.field("body.reviewers", "a reviewer is listed twice")
@@ -102,6 +127,8 @@ async def create_loop(ctx: Context, actor: Principal, draft: LoopDraft) -> Loop:
         if await store.name_taken(tx.conn, draft.name):
             raise Conflict(f"a loop named {draft.name!r} already exists")
         await _check_reviewers(tx.conn, draft.reviewers)
+        rules = await _checked_rules(tx.conn, list(draft.rules), None)
+        stages = _checked_stages(list(draft.stages), draft.reviewers)
         loop_id = new_id("loop", tx.now)
         timing = await _time_values(
             tx.conn,
@@ -120,6 +147,8 @@ async def create_loop(ctx: Context, actor: Principal, draft: LoopDraft) -> Loop:
                 "default_timeout_seconds": draft.default_timeout_seconds,
                 "allow_timeout_approval": draft.allow_timeout_approval,
                 **timing,
+                "rules": [r.to_json() for r in rules],
+                "stages": [s.to_json() for s in stages],
                 "created_at": tx.now,
                 "updated_at": tx.now,
             },
@@ -173,10 +202,18 @@ async def update_loop(
         if "default_timeout_action" not in time_changes:
             time_changes["default_timeout_action"] = before.default_timeout_action
         values.update(await _time_values(tx.conn, loop_id, time_changes, bool(allow)))
+        reviewers = before.reviewers
         if "reviewers" in changes:
             reviewers = tuple(changes["reviewers"])
             await _check_reviewers(tx.conn, reviewers)
             await store.set_reviewers(tx.conn, loop_id, list(reviewers))
+        if "rules" in changes:
+            rules = await _checked_rules(tx.conn, changes["rules"], loop_id)
+            values["rules"] = [r.to_json() for r in rules]
+        if "stages" in changes:
+            values["stages"] = [s.to_json() for s in _checked_stages(changes["stages"], reviewers)]
+        elif "reviewers" in changes:
+            _check_stage_reviewers(before, reviewers)
         await store.update_loop(tx.conn, loop_id, {**values, "updated_at": tx.now})
         loop = await _get(tx.conn, loop_id)
         tx.record(
@@ -192,10 +229,26 @@ async def update_loop(
     return loop
 
 
+def _check_stage_reviewers(loop: Loop, reviewers: tuple[str, ...]) -> None:
+    for stage in loop.stages:
+        gone = [r for r in stage.reviewers if r not in reviewers]
+        if gone:
+            raise ValidationFailed.field(
+                "body.reviewers",
+                f"{', '.join(gone)} reviews stage {stage.name!r}; change the stages first",
+            )
+
+
 async def delete_loop(ctx: Context, actor: Principal, loop_id: str) -> None:
     async with transaction(ctx) as tx:
         loop = await _get(tx.conn, loop_id)
         if await store.has_pending_requests(tx.conn, loop_id):
             raise Conflict(f"loop {loop_id} has pending requests; cancel or decide them first")
+        routing = await store.loops_routing_to(tx.conn, loop_id)
+        if routing:
+            raise Conflict(
+                f"the rules of loop {', '.join(routing)} route requests to loop {loop_id};"
+                " change them first"
+            )
         await store.delete_loop(tx.conn, loop_id, tx.now)
         tx.record("loop.deleted", actor.actor(), loop_snapshot(loop), loop_id=loop_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,15 +13,29 @@ from ..domain.ids import lowest_id, new_id
 from ..domain.lifecycle import can_transition
 from ..domain.model import (
     ContentType,
+    Decision,
     Loop,
     Principal,
     Priority,
     Request,
     Role,
+    RuleAction,
+    StageStatus,
     Status,
     TimeoutAction,
 )
 from ..domain.responses import parse_spec
+from ..domain.rules import (
+    Fired,
+    RulePlan,
+    apply_rules,
+    enter_next,
+    facts_of,
+    facts_of_request,
+    rule_actor,
+    stages_to_json,
+    start_stages,
+)
 from ..domain.voting import may_review
 from ..errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 from ..store import loops as loop_store
@@ -31,7 +45,7 @@ from ..store.db import Conn
 from ..store.requests import RequestFilter
 from . import timeouts
 from .context import Context, Tx, transaction
-from .views import request_snapshot
+from .views import decision_snapshot, request_snapshot
 
 
 @dataclass(frozen=True)
@@ -66,10 +80,37 @@ def _check_metadata(ctx: Context, metadata: dict[str, Any], field_: str) -> None
         )
 
 
+_NO_RULES = RulePlan()
+
+
+def draft_facts(draft: RequestDraft, priority: Priority | None = None) -> dict[str, Any]:
+    """What rule conditions see of a new request."""
+    return facts_of(
+        title=draft.title,
+        content=draft.content,
+        content_type=draft.content_type.value,
+        context=draft.context,
+        metadata=draft.metadata,
+        ai_analysis=draft.ai_analysis,
+        priority=(priority or draft.priority).value,
+        requested_by=draft.requested_by,
+    )
+
+
 def _row(
-    ctx: Context, loop: Loop, draft: RequestDraft, actor: Principal, now: datetime, where: str
+    ctx: Context,
+    loop: Loop,
+    draft: RequestDraft,
+    actor: Principal,
+    now: datetime,
+    where: str,
+    plan: RulePlan = _NO_RULES,
 ) -> dict[str, Any]:
-    """The stored row of a new request, after every check that needs no other rows."""
+    """The stored row of a new request, after every check that needs no other rows.
+
+    `loop` is where the request goes (a `route_to` rule's loop, if one fired); what the rules
+    in `plan` set wins over the request's own settings: the rules are the loop admin's policy.
+    """
     _check_metadata(ctx, draft.metadata, f"{where}.metadata")
     try:
         spec = parse_spec(draft.response)
@@ -84,8 +125,18 @@ def _row(
             f"{where}.timeout_action",
             f"loop {loop.id} does not allow approval on timeout (allow_timeout_approval)",
         )
-    timeout = draft.timeout_seconds or loop.default_timeout_seconds
+    timeout = plan.timeout_seconds or draft.timeout_seconds or loop.default_timeout_seconds
     pickup = loop.pickup_timeout_seconds
+    priority = plan.priority or draft.priority
+    approvals = plan.approvals or draft.required_approvals or loop.required_approvals
+    stages: dict[str, Any] = {"stages": None, "stage": None, "stage_started_at": None}
+    if loop.stages and plan.action not in (RuleAction.auto_approve, RuleAction.auto_reject):
+        copied, first = start_stages(
+            loop.stages, plan.approvals or draft.required_approvals, draft_facts(draft, priority)
+        )
+        assert first is not None  # a loop's stages always include one without `when`
+        approvals = copied[first].stage.required_approvals
+        stages = {"stages": stages_to_json(copied), "stage": first, "stage_started_at": now}
     callback, callback_auth = None, None
     if draft.callback:
         auth = draft.callback.get("auth")
@@ -107,8 +158,8 @@ def _row(
         "metadata": draft.metadata,
         "ai_analysis": draft.ai_analysis,
         "response_spec": spec.to_json(),
-        "priority": draft.priority.value,
-        "required_approvals": draft.required_approvals or loop.required_approvals,
+        "priority": priority.value,
+        "required_approvals": approvals,
         "requested_by": draft.requested_by,
         "created_by_key_id": actor.key_id,
         "created_by_user_id": actor.user_id,
@@ -123,6 +174,7 @@ def _row(
         "edited": False,
         "created_at": now,
         "updated_at": now,
+        **stages,
     }
 
 
@@ -155,7 +207,12 @@ async def create_requests(
     async with transaction(ctx) as tx:
         loop = await _live_loop(tx.conn, loop_id)
         where = [f"body.items.{i}" if batch else "body" for i in range(len(drafts))]
-        rows = [_row(ctx, loop, d, actor, tx.now, w) for d, w in zip(drafts, where, strict=True)]
+        plans = [apply_rules(loop.rules, draft_facts(d)) for d in drafts]
+        targets = await _targets(tx.conn, loop, plans)
+        rows = [
+            _row(ctx, targets[_route(p)], d, actor, tx.now, w, p)
+            for d, w, p in zip(drafts, where, plans, strict=True)
+        ]
         previous = {d.previous_request_id for d in drafts if d.previous_request_id}
         missing = (
             previous - await store.existing_request_ids(tx.conn, previous) if previous else set()
@@ -166,15 +223,72 @@ async def create_requests(
                     f"{w}.previous_request_id", f"no request with id {d.previous_request_id!r}"
                 )
         created = await store.insert_requests(tx.conn, rows)
-        await timeouts.schedule_new(tx, created, loop)
+        # The timers of each request come from the loop it landed in (a `route_to` rule may
+        # have moved it); a rule's own decision below drops them again.
+        landed: dict[str, list[Request]] = {}
         for request in created:
-            tx.record(
-                "request.created",
-                actor.actor(),
-                request_snapshot(request),
-                request=request,
-            )
+            landed.setdefault(request.loop_id, []).append(request)
+        for target in {t.id: t for t in targets.values()}.values():
+            if target.id in landed:
+                await timeouts.schedule_new(tx, landed[target.id], target)
+        for i, (request, plan) in enumerate(zip(created, plans, strict=True)):
+            data = request_snapshot(request)
+            if loop.rules:
+                data["rules"] = plan.to_json()
+            if request.loop_id != loop.id:
+                data["routed_from"] = loop.id
+            tx.record("request.created", actor.actor(), data, request=request)
+            if plan.decided_by and plan.action in _RULE_DECISIONS:
+                created[i] = await _decide_by_rule(tx, request, plan.decided_by)
     return created
+
+
+_RULE_DECISIONS = {
+    RuleAction.auto_approve: Decision.approved,
+    RuleAction.auto_reject: Decision.rejected,
+}
+
+
+def _route(plan: RulePlan) -> Fired | None:
+    return plan.decided_by if plan.action is RuleAction.route_to else None
+
+
+async def _targets(conn: Conn, loop: Loop, plans: list[RulePlan]) -> dict[Fired | None, Loop]:
+    """The loop each request goes to: keyed by the `route_to` rule that fired, None for none."""
+    targets: dict[Fired | None, Loop] = {None: loop}
+    for plan in plans:
+        fired = _route(plan)
+        if fired is not None and fired not in targets:
+            assert fired.rule.loop_id is not None
+            # Routing is one hop: the target's rules are not read, so no cycle can form.
+            targets[fired] = await _live_loop(conn, fired.rule.loop_id)
+    return targets
+
+
+async def _decide_by_rule(tx: Tx, request: Request, fired: Fired) -> Request:
+    """Complete a new request as a rule says, through the one way out of `pending`."""
+    decision = _RULE_DECISIONS[fired.rule.action]
+    system = rule_actor(fired)
+    await _leave_pending(
+        tx,
+        request,
+        Status.completed,
+        {
+            "decision": decision.value,
+            "feedback": f"{decision.value} by rule {fired.index}: {fired.rule.when}",
+            "final_content": request.content,
+            "edited": False,
+            "decided_by": [system],
+        },
+    )
+    request = await _load(tx.conn, request.id)
+    tx.record(
+        "request.completed",
+        system,
+        {**decision_snapshot(request), "rule": fired.to_json()},
+        request=request,
+    )
+    return request
 
 
 async def _load(conn: Conn, request_id: str, *, for_update: bool = False) -> Request:
@@ -267,6 +381,8 @@ async def update_request(
         request = await _load(tx.conn, request_id)
         if "timeout_seconds" in values:
             await timeouts.reschedule(tx, request)
+        if request.stage is not None and new_hash != before.content_hash:
+            request = await _restart_stages(tx, request)
         tx.record(
             "request.updated",
             actor.actor(),
@@ -292,6 +408,25 @@ async def update_request(
                 )
         tx.changed_requests.add(request_id)
     return request
+
+
+async def _restart_stages(tx: Tx, request: Request) -> Request:
+    """New content voids the votes of every stage, so approval starts again at the first stage:
+    an approval given at an earlier stage was for content that is no longer there."""
+    fresh = tuple(replace(s, status=StageStatus.waiting) for s in request.stages)
+    stages, first = enter_next(fresh, -1, facts_of_request(request))
+    assert first is not None
+    await store.update_pending(
+        tx.conn,
+        request.id,
+        {
+            "stages": stages_to_json(stages),
+            "stage": first,
+            "stage_started_at": tx.now,
+            "required_approvals": stages[first].stage.required_approvals,
+        },
+    )
+    return await _load(tx.conn, request.id)
 
 
 async def cancel_request(

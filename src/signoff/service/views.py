@@ -29,6 +29,8 @@ def loop_snapshot(loop: Loop) -> dict[str, Any]:
         "pickup_timeout_seconds": loop.pickup_timeout_seconds,
         "reminders": list(loop.reminders),
         "escalation": [step.to_json() for step in loop.escalation],
+        "rules": [r.to_json() for r in loop.rules],
+        "stages": [s.to_json() for s in loop.stages],
     }
 
 
@@ -50,6 +52,18 @@ def request_snapshot(request: Request) -> dict[str, Any]:
         "requested_by": request.requested_by,
         "previous_request_id": request.previous_request_id,
         "deadline_at": rfc3339(request.deadline_at),
+        **stage_snapshot(request),
+    }
+
+
+def stage_snapshot(request: Request) -> dict[str, Any]:
+    """The current stage and every stage's progress, for a request of a loop with stages."""
+    if not request.stages:
+        return {}
+    current = request.current_stage
+    return {
+        "stage": current.name if current else None,
+        "stages": [s.to_json() for s in request.stages],
     }
 
 

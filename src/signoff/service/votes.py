@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.ids import new_id
-from ..domain.model import Principal, Request, Status, Vote
+from ..domain.model import Principal, Request, StageStatus, Status, Vote
+from ..domain.rules import stages_to_json
 from ..domain.voting import Ballot, VoteVerdict, cast_vote
 from ..errors import Conflict, NotFound
 from ..store import loops as loop_store
@@ -14,6 +17,46 @@ from . import timeouts
 from .context import Context, Tx, transaction
 from .requests import _leave_pending, _load, check_can_read
 from .views import decision_snapshot, vote_snapshot
+
+
+async def _move_stages(tx: Tx, request: Request, verdict: VoteVerdict, voter: Principal) -> None:
+    """Write the stages a vote changed; a completed stage is an event of its own."""
+    assert verdict.stages is not None
+    values: dict[str, Any] = {"stages": stages_to_json(verdict.stages), "updated_at": tx.now}
+    following = verdict.next_stage
+    if following is not None:
+        values.update(
+            stage=following,
+            stage_started_at=tx.now,
+            required_approvals=verdict.stages[following].stage.required_approvals,
+        )
+    await store.update_pending(tx.conn, request.id, values)
+    if verdict.stage_completed is None:
+        return
+    done = verdict.stage_completed
+    skipped = [
+        s.stage.name
+        for s in verdict.stages[done + 1 : following]
+        if s.status is StageStatus.skipped
+    ]
+    tx.record(
+        "request.stage_completed",
+        voter.actor(),
+        {
+            "request_id": request.id,
+            "loop_id": request.loop_id,
+            "status": request.status.value,
+            "metadata": request.metadata,
+            "stage": {"index": done, "name": verdict.stages[done].stage.name},
+            "approvals": verdict.approvals,
+            "required_approvals": verdict.required_approvals,
+            "next_stage": None
+            if following is None
+            else {"index": following, "name": verdict.stages[following].stage.name},
+            "skipped": skipped,
+        },
+        request=request,
+    )
 
 
 async def vote(
@@ -50,6 +93,7 @@ async def vote_in(
         response_data=ballot.response_data,
         content_hash=request.content_hash,
         created_at=tx.now,
+        stage=request.stage,
     )
     try:
         async with tx.conn.begin_nested():
@@ -69,9 +113,12 @@ async def vote_in(
             "metadata": request.metadata,
             "approvals": verdict.approvals,
             "required_approvals": request.required_approvals,
+            **({"stage": request.current_stage.name} if request.current_stage else {}),
         },
         request=request,
     )
+    if verdict.stages is not None:
+        await _move_stages(tx, request, verdict, voter)
     if verdict.outcome is not None:
         out = verdict.outcome
         await _leave_pending(

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..domain.model import Loop, Status, TimeoutAction
+from ..domain.rules import rules_from_json, stage_from_json
 from ..domain.timers import EscalationStep
 from ._rows import utc
 from .db import Conn
@@ -32,6 +33,8 @@ def _loop(row: Any, reviewers: list[str]) -> Loop:
         pickup_timeout_seconds=row.pickup_timeout_seconds,
         reminders=tuple(row.reminders or ()),
         escalation=tuple(EscalationStep.from_json(s) for s in row.escalation or ()),
+        rules=rules_from_json(row.rules),
+        stages=tuple(stage_from_json(s) for s in row.stages or ()),
     )
 
 
@@ -105,6 +108,17 @@ async def has_pending_requests(conn: Conn, loop_id: str) -> bool:
         requests.c.loop_id == loop_id, requests.c.status == Status.pending.value
     )
     return (await conn.execute(query.limit(1))).first() is not None
+
+
+async def loops_routing_to(conn: Conn, loop_id: str) -> list[str]:
+    """The live loops with a `route_to` rule that names `loop_id`."""
+    rows = await conn.execute(sa.select(loops.c.id, loops.c.rules).where(_LIVE))
+    return [r.id for r in rows if any(rule.get("loop_id") == loop_id for rule in r.rules or ())]
+
+
+async def live_loop_ids(conn: Conn, ids: set[str]) -> set[str]:
+    rows = await conn.execute(sa.select(loops.c.id).where(loops.c.id.in_(ids), _LIVE))
+    return {r.id for r in rows}
 
 
 async def delete_loop(conn: Conn, loop_id: str, now: datetime) -> None:

@@ -21,6 +21,7 @@ from ..domain.model import (
     Vote,
 )
 from ..domain.responses import spec_from_json
+from ..domain.rules import request_stages_from_json
 from ._rows import utc, utc_or_none
 from .db import Conn
 from .tables import loops, requests, votes
@@ -70,6 +71,9 @@ def _request(row: Any) -> Request:
         pickup_deadline_at=utc_or_none(row.pickup_deadline_at),
         escalation_level=row.escalation_level or 0,
         added_reviewers=tuple(row.added_reviewers or ()),
+        stages=request_stages_from_json(row.stages),
+        stage=row.stage,
+        stage_started_at=utc_or_none(row.stage_started_at),
     )
 
 
@@ -86,6 +90,7 @@ def _vote(row: Any) -> Vote:
         content_hash=row.content_hash,
         created_at=utc(row.created_at),
         voided_at=utc_or_none(row.voided_at),
+        stage=row.stage,
     )
 
 

@@ -65,6 +65,9 @@ loops = sa.Table(
     sa.Column("pickup_timeout_seconds", sa.Integer),
     sa.Column("reminders", sa.JSON),
     sa.Column("escalation", sa.JSON),
+    # Rules and stages, as checked when saved (domain/rules.py): lists of objects, null for none.
+    sa.Column("rules", sa.JSON),
+    sa.Column("stages", sa.JSON),
     # A deleted loop keeps its history; its name is free again.
     sa.Index(
         "uq_loops_live_name",
@@ -124,6 +127,11 @@ requests = sa.Table(
     sa.Column("pickup_deadline_at", Time),
     sa.Column("escalation_level", sa.Integer),
     sa.Column("added_reviewers", sa.JSON),
+    # On a loop with stages: the loop's stages as copied at creation with each one's status, the
+    # index of the current one, and when it became current.
+    sa.Column("stages", sa.JSON),
+    sa.Column("stage", sa.Integer),
+    sa.Column("stage_started_at", Time),
     # Lists walk ids downwards under a filter; each index serves one filter shape.
     sa.Index("ix_requests_loop_id_id", "loop_id", "id"),
     sa.Index("ix_requests_status_id", "status", "id"),
@@ -148,6 +156,7 @@ votes = sa.Table(
     sa.Column("content_hash", sa.String(80), nullable=False),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("voided_at", Time),
+    sa.Column("stage", sa.Integer),  # the stage it was cast in, on a loop with stages
     # One live vote per voter and request, guarded by the database as well as by the domain.
     sa.Index(
         "uq_votes_live_voter",

@@ -63,6 +63,13 @@ async def existing_user_ids(conn: Conn, ids: list[str]) -> set[str]:
     return {r.id for r in rows}
 
 
+async def users_by_id(conn: Conn, ids: list[str]) -> dict[str, User]:
+    if not ids:
+        return {}
+    rows = await conn.execute(sa.select(users).where(users.c.id.in_(ids)))
+    return {r.id: _user(r) for r in rows}
+
+
 async def list_users(conn: Conn, after: str | None, limit: int) -> list[User]:
     query = sa.select(users).order_by(users.c.id).limit(limit)
     if after:
