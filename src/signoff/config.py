@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=1000, description="Most requests in one batch call.")
     max_wait_seconds: int = Field(default=300, description="Longest long-poll `wait`.")
     db_pool_size: int = Field(default=10, description="Database connections per process.")
+    claim_lease_seconds: int = Field(
+        default=600,
+        gt=0,
+        description="How long a reviewer's claim on a request lasts unless renewed or released.",
+    )
     allow_private_urls: bool = Field(
         default=False,
         description="Allow outgoing URLs (webhooks, callbacks) to loopback and private ranges.",

@@ -48,6 +48,7 @@ async def test_defaults_of_a_minimal_loop(api: Api) -> None:
         "allow_self_approval": False,
         "default_timeout_seconds": None,
         "allow_timeout_approval": False,
+        "assignment": "open",
     }
 
 

@@ -77,7 +77,7 @@ REQUEST_FIELDS = {
     "context", "metadata", "ai_analysis", "response", "priority", "required_approvals",
     "requested_by", "timeout_seconds", "timeout_action", "deadline_at", "callback",
     "previous_request_id", "feedback", "final_content", "edited", "response_data", "decided_by",
-    "review_url", "created_at", "updated_at", "completed_at",
+    "review_url", "created_at", "updated_at", "completed_at", "assignees", "claim",
 }  # fmt: skip
 
 
@@ -180,6 +180,8 @@ async def test_the_defaults_of_a_minimal_request_come_from_its_loop(api: Api) ->
         "decided_by": None,
         "review_url": f"http://testserver/review/{created['id']}",
         "completed_at": None,
+        "assignees": [],
+        "claim": None,
     }
     assert when(created["deadline_at"]) - when(created["created_at"]) == timedelta(minutes=10)
     own = await new_request(api, loop["id"], required_approvals=1, timeout_seconds=5)

@@ -7,7 +7,10 @@ from ..service.context import Context
 from ..service.requests import review_url
 from .schemas import (
     ApiKeyOut,
+    AssigneeOut,
+    AwayOut,
     CallbackOut,
+    ClaimOut,
     EventOut,
     LoopOut,
     RequestOut,
@@ -26,6 +29,7 @@ def loop_out(loop: Loop) -> LoopOut:
         allow_self_approval=loop.allow_self_approval,
         default_timeout_seconds=loop.default_timeout_seconds,
         allow_timeout_approval=loop.allow_timeout_approval,
+        assignment=loop.assignment,
         created_at=loop.created_at,
         updated_at=loop.updated_at,
     )
@@ -67,6 +71,8 @@ def request_out(ctx: Context, r: Request) -> RequestOut:
         created_at=r.created_at,
         updated_at=r.updated_at,
         completed_at=r.completed_at,
+        assignees=[AssigneeOut(**a.__dict__) for a in r.assignees],
+        claim=ClaimOut(**r.claim.__dict__) if r.claim else None,
     )
 
 
@@ -109,6 +115,13 @@ def user_out(u: User) -> UserOut:
         has_password=u.has_password,
         created_at=u.created_at,
         updated_at=u.updated_at,
+        away=AwayOut(
+            away_from=u.away.away_from,
+            away_until=u.away.away_until,
+            delegate_id=u.away.delegate_id,
+        )
+        if u.away
+        else None,
     )
 
 

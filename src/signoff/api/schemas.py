@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from ..domain.model import (
+    AssignmentStrategy,
     Choice,
     ContentType,
     Decision,
@@ -115,6 +116,11 @@ class LoopIn(Input):
     allow_self_approval: Flag = False
     default_timeout_seconds: Timeout | None = None
     allow_timeout_approval: Flag = False
+    assignment: AssignmentStrategy = Field(
+        default=AssignmentStrategy.open,
+        description="open: every reviewer sees each request and claims it; round_robin: the "
+        "next reviewers in turn; least_loaded: those with the fewest pending assignments.",
+    )
 
 
 class LoopPatch(Input):
@@ -126,6 +132,7 @@ class LoopPatch(Input):
             "required_approvals",
             "allow_self_approval",
             "allow_timeout_approval",
+            "assignment",
         }
     )
     name: Name | None = None
@@ -135,6 +142,7 @@ class LoopPatch(Input):
     allow_self_approval: Flag | None = None
     default_timeout_seconds: Timeout | None = None
     allow_timeout_approval: Flag | None = None
+    assignment: AssignmentStrategy | None = None
 
 
 class LoopOut(BaseModel):
@@ -146,6 +154,7 @@ class LoopOut(BaseModel):
     allow_self_approval: bool
     default_timeout_seconds: int | None
     allow_timeout_approval: bool
+    assignment: AssignmentStrategy
     created_at: datetime
     updated_at: datetime
 
@@ -246,6 +255,27 @@ class CallbackOut(BaseModel):
     auth: dict[str, str] | None  # only {"strategy": …}: credentials never leave the server
 
 
+class AssigneeOut(BaseModel):
+    user_id: str
+    delegate_id: str | None = Field(description="Who acts for the assignee while they are away.")
+    assigned_at: datetime
+
+
+class ClaimOut(BaseModel):
+    claimed_by: str = Field(description="The user (or key) deciding the request now.")
+    claimed_at: datetime
+    until: datetime
+
+
+class AssignIn(Input):
+    user_id: str = Field(max_length=40)
+    replaces: str | None = Field(
+        default=None,
+        max_length=40,
+        description="The assignee to replace; left out, every current assignee is replaced.",
+    )
+
+
 class RequestOut(BaseModel):
     id: str
     loop_id: str
@@ -276,6 +306,8 @@ class RequestOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    assignees: list[AssigneeOut] = Field(default_factory=list)
+    claim: ClaimOut | None = None
 
 
 class StatusOut(BaseModel):
@@ -357,6 +389,27 @@ class UserPatch(Input):
     password: str | None = Field(default=None, min_length=8, max_length=1024)
 
 
+class AwayIn(Input):
+    away_from: datetime | None = Field(default=None, description="RFC 3339; default: now.")
+    away_until: datetime | None = Field(default=None, description="RFC 3339; null: until cleared.")
+    delegate_id: str | None = Field(
+        default=None, max_length=40, description="Who acts for them meanwhile; null: nobody."
+    )
+
+    @field_validator("away_from", "away_until")
+    @classmethod
+    def _zoned(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a time zone, e.g. 2026-01-01T00:00:00Z")
+        return value
+
+
+class AwayOut(BaseModel):
+    away_from: datetime
+    away_until: datetime | None
+    delegate_id: str | None
+
+
 class UserOut(BaseModel):
     id: str
     email: str
@@ -366,6 +419,7 @@ class UserOut(BaseModel):
     has_password: bool
     created_at: datetime
     updated_at: datetime
+    away: AwayOut | None = None
 
 
 class ApiKeyIn(Input):

@@ -62,6 +62,14 @@ class TimeoutAction(StrEnum):
     approve = "approve"
 
 
+class AssignmentStrategy(StrEnum):
+    """How a loop gives its requests to reviewers (see domain/assignment.py)."""
+
+    open = "open"
+    round_robin = "round_robin"
+    least_loaded = "least_loaded"
+
+
 class ResponseType(StrEnum):
     approval = "approval"
     choice = "choice"
@@ -78,6 +86,8 @@ class Principal:
     user_id: str | None = None
     user_email: str | None = None
     name: str = ""
+    # A delegate's vote: the reviewer (user id) they act for while that reviewer is away.
+    on_behalf_of: str | None = None
 
     @property
     def voter_id(self) -> str:
@@ -96,6 +106,8 @@ class Principal:
         actor["role"] = self.role.value
         if self.name:
             actor["name"] = self.name
+        if self.on_behalf_of:
+            actor["on_behalf_of"] = {"user_id": self.on_behalf_of}
         return actor
 
 
@@ -114,6 +126,7 @@ class Loop:
     allow_timeout_approval: bool
     created_at: datetime
     updated_at: datetime
+    assignment: AssignmentStrategy = AssignmentStrategy.open
 
 
 @dataclass(frozen=True)
@@ -172,10 +185,44 @@ class Request:
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    # Filled in by the use cases that answer a request (service/assignments.py).
+    assignees: tuple[Assignee, ...] = ()
+    claim: Claim | None = None
 
     @property
     def is_pending(self) -> bool:
         return self.status is Status.pending
+
+
+@dataclass(frozen=True)
+class Assignee:
+    """A reviewer a request is assigned to, and who acts for them while they are away."""
+
+    user_id: str
+    delegate_id: str | None
+    assigned_at: datetime
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Who is deciding a request right now (a user id, or a key's); others see it until `until`."""
+
+    claimed_by: str
+    claimed_at: datetime
+    until: datetime
+
+
+@dataclass(frozen=True)
+class Absence:
+    """A reviewer away from `away_from` until `away_until` (None: until cleared)."""
+
+    user_id: str
+    away_from: datetime
+    away_until: datetime | None
+    delegate_id: str | None
+
+    def covers(self, now: datetime) -> bool:
+        return self.away_from <= now and (self.away_until is None or now < self.away_until)
 
 
 @dataclass(frozen=True)
@@ -203,6 +250,7 @@ class User:
     has_password: bool
     created_at: datetime
     updated_at: datetime
+    away: Absence | None = None
 
 
 @dataclass(frozen=True)
@@ -253,6 +301,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "request.votes_voided",
     "request.completed",
     "request.cancelled",
+    "request.assigned",
     "loop.created",
     "loop.updated",
     "loop.deleted",

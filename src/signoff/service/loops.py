@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..domain.ids import new_id
-from ..domain.model import Loop, Principal
+from ..domain.model import AssignmentStrategy, Loop, Principal
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..store import loops as store
 from ..store import users as user_store
@@ -23,6 +23,7 @@ class LoopDraft:
     allow_self_approval: bool = False
     default_timeout_seconds: int | None = None
     allow_timeout_approval: bool = False
+    assignment: AssignmentStrategy = AssignmentStrategy.open
 
 
 async def _check_reviewers(tx_conn: Any, reviewers: tuple[str, ...]) -> None:
@@ -51,6 +52,7 @@ async def create_loop(ctx: Context, actor: Principal, draft: LoopDraft) -> Loop:
                 "allow_self_approval": draft.allow_self_approval,
                 "default_timeout_seconds": draft.default_timeout_seconds,
                 "allow_timeout_approval": draft.allow_timeout_approval,
+                "assignment": draft.assignment.value,
                 "created_at": tx.now,
                 "updated_at": tx.now,
             },

@@ -25,6 +25,7 @@ def loop_snapshot(loop: Loop) -> dict[str, Any]:
         "allow_self_approval": loop.allow_self_approval,
         "default_timeout_seconds": loop.default_timeout_seconds,
         "allow_timeout_approval": loop.allow_timeout_approval,
+        "assignment": loop.assignment.value,
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.ids import new_id
@@ -10,6 +12,7 @@ from ..domain.voting import Ballot, VoteVerdict, cast_vote
 from ..errors import Conflict, NotFound
 from ..store import loops as loop_store
 from ..store import requests as store
+from . import assignments
 from .context import Context, transaction
 from .requests import _leave_pending, _load
 from .views import decision_snapshot, vote_snapshot
@@ -30,7 +33,10 @@ async def vote(
         if loop is None:
             raise NotFound(f"the loop of request {request_id} no longer exists")
         votes = await store.live_votes(tx.conn, request_id)
-        verdict = cast_vote(request, loop, votes, voter, ballot)
+        standing = await assignments.standing_on(tx.conn, request, loop, voter, tx.now)
+        if standing.on_behalf_of is not None:
+            voter = replace(voter, on_behalf_of=standing.on_behalf_of)  # a delegate's vote
+        verdict = cast_vote(request, loop, votes, voter, ballot, standing)
         cast = Vote(
             id=new_id("vote", tx.now),
             request_id=request_id,
@@ -78,6 +84,9 @@ async def vote(
                     "decided_by": out.decided_by,
                 },
             )
+        await assignments.release_after_vote(
+            tx.conn, request_id, voter.voter_id, verdict.outcome is not None
+        )
         request = await _load(tx.conn, request_id)
         if verdict.outcome is not None:
             tx.record(

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..domain.model import Loop, Status
+from ..domain.model import AssignmentStrategy, Loop, Status
 from ._rows import utc
 from .db import Conn
 from .tables import loop_reviewers, loops, requests
@@ -27,6 +27,7 @@ def _loop(row: Any, reviewers: list[str]) -> Loop:
         allow_timeout_approval=row.allow_timeout_approval,
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
+        assignment=AssignmentStrategy(row.assignment),
     )
 
 

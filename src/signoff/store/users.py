@@ -8,13 +8,24 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..domain.model import ApiKey, Role, User, UserRole
+from ..domain.model import Absence, ApiKey, Role, User, UserRole
 from ._rows import utc, utc_or_none
 from .db import Conn
-from .tables import api_keys, users
+from .tables import absences, api_keys, users
+
+# A user with their absence, if they set one.
+_USERS = sa.select(
+    users,
+    absences.c.away_from,
+    absences.c.away_until,
+    absences.c.delegate_id,
+).select_from(users.outerjoin(absences, absences.c.user_id == users.c.id))
 
 
 def _user(row: Any) -> User:
+    away = None
+    if getattr(row, "away_from", None) is not None:
+        away = Absence(row.id, utc(row.away_from), utc_or_none(row.away_until), row.delegate_id)
     return User(
         id=row.id,
         email=row.email,
@@ -24,6 +35,7 @@ def _user(row: Any) -> User:
         has_password=row.password_hash is not None,
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
+        away=away,
     )
 
 
@@ -48,12 +60,12 @@ async def update_user(conn: Conn, user_id: str, values: dict[str, Any]) -> None:
 
 
 async def get_user(conn: Conn, user_id: str) -> User | None:
-    row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
+    row = (await conn.execute(_USERS.where(users.c.id == user_id))).first()
     return _user(row) if row else None
 
 
 async def get_user_by_email(conn: Conn, email: str) -> User | None:
-    row = (await conn.execute(sa.select(users).where(users.c.email == email))).first()
+    row = (await conn.execute(_USERS.where(users.c.email == email))).first()
     return _user(row) if row else None
 
 
@@ -63,7 +75,7 @@ async def existing_user_ids(conn: Conn, ids: list[str]) -> set[str]:
 
 
 async def list_users(conn: Conn, after: str | None, limit: int) -> list[User]:
-    query = sa.select(users).order_by(users.c.id).limit(limit)
+    query = _USERS.order_by(users.c.id).limit(limit)
     if after:
         query = query.where(users.c.id > after)
     return [_user(r) for r in await conn.execute(query)]
@@ -124,3 +136,8 @@ async def find_key_for_auth(conn: Conn, prefix: str) -> KeyForAuth | None:
 async def lock_bootstrap(conn: Conn) -> None:
     """PostgreSQL: serialize first-start set-up between replicas until this transaction ends."""
     await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(0x5160FE)))
+
+
+async def emails_of(conn: Conn, ids: list[str]) -> dict[str, str]:
+    rows = await conn.execute(sa.select(users.c.id, users.c.email).where(users.c.id.in_(ids)))
+    return {r.id: r.email for r in rows}
