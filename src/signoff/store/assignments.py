@@ -19,8 +19,16 @@ _CURRENT = assignments.c.ended_at.is_(None)
 
 async def lock_cursor(conn: Conn, loop_id: str) -> int:
     """The loop's round robin cursor, its row locked until the transaction ends (PostgreSQL;
-    SQLite's single writer serializes already): concurrent creates take turns here."""
-    query = sa.select(loops.c.assignment_cursor).where(loops.c.id == loop_id).with_for_update()
+    SQLite's single writer serializes already): concurrent creates take turns here.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: the transaction has already inserted requests, whose
+    foreign key holds a KEY SHARE lock on this row in every concurrent create, and FOR UPDATE
+    would wait on those (a deadlock between any two creates)."""
+    query = (
+        sa.select(loops.c.assignment_cursor)
+        .where(loops.c.id == loop_id)
+        .with_for_update(key_share=True)
+    )
     return int((await conn.execute(query)).scalar_one())
 
 
