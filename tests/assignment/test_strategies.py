@@ -91,6 +91,15 @@ async def test_an_away_reviewer_is_skipped_until_they_are_back(api: Api) -> None
     assert turns == [ids["ann"], ids["bob"], ids["cat"]]
 
 
+async def test_a_deactivated_reviewer_is_never_picked(api: Api) -> None:
+    ids = await team(api, "ann", "bob", "cat")
+    loop_id = await loop(api, ids.values(), "least_loaded")
+    r = await api.as_("admin", "PATCH", f"/v1/users/{ids['bob']}", json={"active": False})
+    assert r.status_code == 200
+    turns = [assignees(await create(api, loop_id))[0] for _ in range(4)]
+    assert turns == [ids["ann"], ids["cat"], ids["ann"], ids["cat"]]
+
+
 async def test_several_approvals_are_assigned_to_as_many_people(api: Api) -> None:
     ids = await team(api, "ann", "bob", "cat")
     loop_id = await loop(api, ids.values(), "round_robin", required_approvals=2)

@@ -36,14 +36,16 @@ from .context import Context, Tx, transaction
 from .views import rfc3339, user_snapshot
 
 
-def _barred(request: Request, loop: Loop, emails: dict[str, str]) -> set[str]:
-    """The user ids that may not act on `request`: the requester's, unless the loop allows it."""
-    if loop.allow_self_approval:
-        return set()
-    names = requester_names(request)
-    return {
-        uid for uid, email in emails.items() if uid.casefold() in names or email.casefold() in names
-    }
+def _barred(request: Request, loop: Loop, people: list[str], emails: dict[str, str]) -> set[str]:
+    """Who of `people` may not act on `request`: the deactivated (absent from `emails`, which
+    holds the active ones), and the requester unless the loop allows self-approval."""
+    barred = {uid for uid in people if uid not in emails}
+    if not loop.allow_self_approval:
+        names = requester_names(request)
+        barred |= {
+            uid for uid, email in emails.items() if {uid.casefold(), email.casefold()} & names
+        }
+    return barred
 
 
 def _assigned_event(
@@ -83,7 +85,7 @@ async def assign_new(tx: Tx, loop: Loop, created: list[Request]) -> list[Request
     reviewers = with_reviewers.reviewers if with_reviewers else ()
     absences = await store.current_absences(tx.conn, tx.now)
     people = list({*reviewers, *(a.delegate_id for a in absences.values() if a.delegate_id)})
-    emails = await user_store.emails_of(tx.conn, people)
+    emails = await user_store.active_emails(tx.conn, people)
     loads: dict[str, int] = {}
     if loop.assignment is AssignmentStrategy.least_loaded:
         loads = await store.pending_loads(tx.conn, people)
@@ -97,7 +99,7 @@ async def assign_new(tx: Tx, loop: Loop, created: list[Request]) -> list[Request
             cursor=cursor,
             loads=loads,
             absences=absences,
-            barred=_barred(request, loop, emails),
+            barred=_barred(request, loop, people, emails),
             now=tx.now,
         )
         cursor = chosen.cursor
@@ -258,8 +260,8 @@ async def reassign(
             raise Conflict(f"request {request_id} is already assigned to {user_id}")
         absences = await store.current_absences(tx.conn, tx.now)
         acting = acting_for(user_id, absences, tx.now) or user_id
-        emails = await user_store.emails_of(tx.conn, list({user_id, acting}))
-        barred = _barred(request, loop, emails)
+        people = list({user_id, acting})
+        barred = _barred(request, loop, people, await user_store.active_emails(tx.conn, people))
         if user_id in barred:
             raise ValidationFailed.field(
                 "body.user_id", f"{user_id} asked for this request and may not approve it"
@@ -267,7 +269,8 @@ async def reassign(
         if acting in barred:
             raise ValidationFailed.field(
                 "body.user_id",
-                f"{user_id} is away and their delegate {acting} asked for this request",
+                f"{user_id} is away and their delegate {acting} asked for this request "
+                "or is deactivated",
             )
         replaced = await store.end_assignments(
             tx.conn, request_id, None if replaces is None else [replaces], tx.now

@@ -138,6 +138,7 @@ async def lock_bootstrap(conn: Conn) -> None:
     await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(0x5160FE)))
 
 
-async def emails_of(conn: Conn, ids: list[str]) -> dict[str, str]:
-    rows = await conn.execute(sa.select(users.c.id, users.c.email).where(users.c.id.in_(ids)))
-    return {r.id: r.email for r in rows}
+async def active_emails(conn: Conn, ids: list[str]) -> dict[str, str]:
+    """The emails of those of these users who are active."""
+    query = sa.select(users.c.id, users.c.email).where(users.c.id.in_(ids), users.c.active)
+    return {r.id: r.email for r in await conn.execute(query)}
