@@ -42,7 +42,13 @@ async def pending_loads(conn: Conn, user_ids: list[str]) -> dict[str, int]:
     query = (
         sa.select(acting.label("acting"), sa.func.count().label("n"))
         .select_from(assignments.join(requests, requests.c.id == assignments.c.request_id))
-        .where(_CURRENT, requests.c.status == Status.pending.value, acting.in_(user_ids))
+        .where(
+            _CURRENT,
+            requests.c.status == Status.pending.value,
+            # Spelled out so that the indexes on user_id and delegate_id can serve it.
+            sa.or_(assignments.c.user_id.in_(user_ids), assignments.c.delegate_id.in_(user_ids)),
+            acting.in_(user_ids),
+        )
         .group_by(acting)
     )
     return {r.acting: int(r.n) for r in await conn.execute(query)}
