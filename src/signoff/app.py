@@ -137,6 +137,7 @@ def build_context(settings: Settings, public_url: str) -> Context:
         max_metadata_bytes=settings.max_metadata_bytes,
         max_batch=settings.max_batch,
         max_wait_seconds=settings.max_wait_seconds,
+        claim_lease_seconds=settings.claim_lease_seconds,
     )
 
     async def check_url(url: str, field: str) -> None:

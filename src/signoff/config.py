@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         "keep it under the tool-call timeout of MCP clients (often 60 s).",
     )
     db_pool_size: int = Field(default=10, description="Database connections per process.")
+    claim_lease_seconds: int = Field(
+        default=600,
+        gt=0,
+        description="How long a reviewer's claim on a request lasts unless renewed or released.",
+    )
     allow_private_urls: bool = Field(
         default=False,
         description="Allow outgoing URLs (webhooks, callbacks) to loopback and private ranges.",

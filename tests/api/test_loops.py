@@ -54,6 +54,7 @@ async def test_defaults_of_a_minimal_loop(api: Api) -> None:
         "escalation": [],
         "rules": [],
         "stages": [],
+        "assignment": "open",
     }
 
 

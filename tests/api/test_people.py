@@ -8,16 +8,9 @@ from tests.api.test_errors import all_events, all_pages, assert_problem, case, s
 from tests.conftest import Api
 
 USER_FIELDS = {
-    "id",
-    "email",
-    "name",
-    "role",
-    "active",
-    "has_password",
-    "created_at",
-    "updated_at",
-    "notify",
-}
+    "id", "email", "name", "role", "active", "has_password", "created_at", "updated_at", "notify",
+    "away",
+}  # fmt: skip
 KEY_FIELDS = {"id", "prefix", "name", "role", "user_id", "created_at", "revoked_at"}
 PASSWORD = "correct horse battery staple"
 

@@ -78,7 +78,8 @@ REQUEST_FIELDS = {
     "requested_by", "timeout_seconds", "timeout_action", "deadline_at", "callback",
     "previous_request_id", "feedback", "final_content", "edited", "response_data", "decided_by",
     "review_url", "created_at", "updated_at", "completed_at", "stage", "stages",
-    "picked_up_at", "pickup_deadline_at", "escalation_level", "added_reviewers",
+    "picked_up_at", "pickup_deadline_at", "escalation_level", "added_reviewers", "assignees",
+    "claim",
 }  # fmt: skip
 
 
@@ -187,6 +188,8 @@ async def test_the_defaults_of_a_minimal_request_come_from_its_loop(api: Api) ->
         "added_reviewers": [],
         "stage": None,
         "stages": None,
+        "assignees": [],
+        "claim": None,
     }
     assert when(created["deadline_at"]) - when(created["created_at"]) == timedelta(minutes=10)
     own = await new_request(api, loop["id"], required_approvals=1, timeout_seconds=5)

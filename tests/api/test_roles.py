@@ -77,6 +77,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/v1/requests/{request_id}/review-links/{link_id}"): Rule(
         WRITERS, fresh=("link_id",)
     ),
+    ("POST", "/v1/requests/{request_id}/claim"): Rule(VOTERS, fresh=("request_id",)),
+    ("DELETE", "/v1/requests/{request_id}/claim"): Rule(VOTERS),
+    ("POST", "/v1/requests/{request_id}/assign"): Rule(
+        ADMIN, body=lambda: {"user_id": "{user_id}"}, fresh=("request_id",)
+    ),
+    # A reviewer may set only their own; the world's user is someone else.
+    ("PUT", "/v1/users/{user_id}/away"): Rule(ADMIN, body=lambda: {}),
+    ("DELETE", "/v1/users/{user_id}/away"): Rule(ADMIN),
     ("GET", "/v1/events"): Rule(WRITERS),
     ("POST", "/v1/users"): Rule(
         ADMIN, 201, body=lambda: {"email": f"{_name()}@example.com", "name": "N"}
@@ -179,6 +187,13 @@ class World:
         IDS.update(world.ids)
         return world
 
+    def body(self, rule: Rule) -> Any:
+        """The rule's body, with `{name}` in its string values standing for the world's ids."""
+        body = rule.body() if rule.body else None
+        if isinstance(body, dict):
+            return {k: v.format(**self.ids) if isinstance(v, str) else v for k, v in body.items()}
+        return body
+
     async def url(self, path: str, fresh: tuple[str, ...] = ()) -> str:
         ids = dict(self.ids)
         for name in fresh:
@@ -232,7 +247,7 @@ async def test_every_route_refuses_callers_without_a_valid_key_or_the_right_role
         if rule.allowed == PUBLIC:
             continue
         url = await world.url(path)
-        body = rule.body() if rule.body else None
+        body = world.body(rule)
         for name, headers in keys.items():
             with case(f"{method} {path} with {name} key"):
                 r = await api.client.request(method, url, json=body, headers=headers)
@@ -253,7 +268,7 @@ async def test_every_route_answers_the_roles_it_is_for(api: Api) -> None:
         for role in sorted(callers):
             with case(f"{method} {path} as {role}"):
                 url = await world.url(path, rule.fresh)
-                body = rule.body() if rule.body else None
+                body = world.body(rule)
                 r = await api.as_(role, method, url, json=body)
                 assert r.status_code == rule.ok, r.text[:300]
         if rule.allowed == PUBLIC:

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from ..service.context import Context
 from ..service.health import readiness
-from . import events, links, loops, people, problems, requests, webhooks
+from . import assignments, events, links, loops, people, problems, requests, webhooks
 from .limits import BodyLimit
 
 
@@ -24,7 +24,7 @@ def create_api(ctx: Context, *, max_body_bytes: int, lifespan: object = None) ->
     )
     app.state.ctx = ctx
     problems.install(app)
-    for module in (loops, requests, links, events, people, webhooks):
+    for module in (loops, requests, links, events, people, webhooks, assignments):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"])

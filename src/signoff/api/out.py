@@ -8,7 +8,10 @@ from ..service.context import Context
 from ..service.requests import review_url
 from .schemas import (
     ApiKeyOut,
+    AssigneeOut,
+    AwayOut,
     CallbackOut,
+    ClaimOut,
     EventOut,
     FiredRuleOut,
     LoopOut,
@@ -42,6 +45,7 @@ def loop_out(loop: Loop) -> LoopOut:
         escalation=[step.to_json() for step in loop.escalation],
         rules=[RuleOut(**r.to_json()) for r in loop.rules],
         stages=[StageOut(**s.to_json()) for s in loop.stages],
+        assignment=loop.assignment,
         created_at=loop.created_at,
         updated_at=loop.updated_at,
     )
@@ -89,6 +93,8 @@ def request_out(ctx: Context, r: Request) -> RequestOut:
         added_reviewers=list(r.added_reviewers),
         stage=r.current_stage.name if r.current_stage else None,
         stages=[RequestStageOut(**s.to_json()) for s in r.stages] if r.stages else None,
+        assignees=[AssigneeOut(**a.__dict__) for a in r.assignees],
+        claim=ClaimOut(**r.claim.__dict__) if r.claim else None,
     )
 
 
@@ -169,6 +175,13 @@ def user_out(u: User) -> UserOut:
         created_at=u.created_at,
         updated_at=u.updated_at,
         notify=u.notify or {"channel": "email"},
+        away=AwayOut(
+            away_from=u.away.away_from,
+            away_until=u.away.away_until,
+            delegate_id=u.away.delegate_id,
+        )
+        if u.away
+        else None,
     )
 
 

@@ -84,6 +84,11 @@ async def list_requests(
     priority: Priority | None = None,
     created_after: datetime | None = Query(None, description="RFC 3339; inclusive"),
     created_before: datetime | None = Query(None, description="RFC 3339; exclusive"),
+    assignee: str | None = Query(
+        None,
+        max_length=40,
+        description="A user id, or `me`: requests assigned to them (or to someone they act for).",
+    ),
 ) -> Page[RequestOut]:
     for name, value in (("created_after", created_after), ("created_before", created_before)):
         if value is not None and value.tzinfo is None:
@@ -100,6 +105,7 @@ async def list_requests(
         created_before=created_before,
         cursor=decode_cursor(cursor, "req"),
         limit=limit,
+        assignee=assignee,
     )
     return Page(data=[request_out(ctx, r) for r in page], next_cursor=encode_cursor(next_id))
 

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from ..domain.model import (
+    AssignmentStrategy,
     Choice,
     ContentType,
     Decision,
@@ -194,6 +195,11 @@ class LoopIn(Input):
     escalation: list[EscalationStepIn] = Field(default_factory=list, max_length=10)
     rules: list[RuleIn] = Field(default_factory=list, max_length=100)
     stages: list[StageIn] = Field(default_factory=list, max_length=20)
+    assignment: AssignmentStrategy = Field(
+        default=AssignmentStrategy.open,
+        description="open: every reviewer sees each request and claims it; round_robin: the "
+        "next reviewers in turn; least_loaded: those with the fewest pending assignments.",
+    )
 
 
 class LoopPatch(Input):
@@ -207,6 +213,7 @@ class LoopPatch(Input):
             "allow_timeout_approval",
             "rules",
             "stages",
+            "assignment",
         }
     )
     name: Name | None = None
@@ -222,6 +229,7 @@ class LoopPatch(Input):
     escalation: list[EscalationStepIn] | None = Field(default=None, max_length=10)
     rules: list[RuleIn] | None = Field(default=None, max_length=100)
     stages: list[StageIn] | None = Field(default=None, max_length=20)
+    assignment: AssignmentStrategy | None = None
 
 
 class LoopOut(BaseModel):
@@ -239,6 +247,7 @@ class LoopOut(BaseModel):
     escalation: list[dict[str, Any]]
     rules: list[RuleOut]
     stages: list[StageOut]
+    assignment: AssignmentStrategy
     created_at: datetime
     updated_at: datetime
 
@@ -397,6 +406,27 @@ class CallbackOut(BaseModel):
     auth: dict[str, str] | None  # only {"strategy": …}: credentials never leave the server
 
 
+class AssigneeOut(BaseModel):
+    user_id: str
+    delegate_id: str | None = Field(description="Who acts for the assignee while they are away.")
+    assigned_at: datetime
+
+
+class ClaimOut(BaseModel):
+    claimed_by: str = Field(description="The user (or key) deciding the request now.")
+    claimed_at: datetime
+    until: datetime
+
+
+class AssignIn(Input):
+    user_id: str = Field(max_length=40)
+    replaces: str | None = Field(
+        default=None,
+        max_length=40,
+        description="The assignee to replace; left out, every current assignee is replaced.",
+    )
+
+
 class RequestOut(BaseModel):
     id: str
     loop_id: str
@@ -435,6 +465,8 @@ class RequestOut(BaseModel):
     stages: list[RequestStageOut] | None = Field(
         description="The loop's stages as copied when the request was made, with progress."
     )
+    assignees: list[AssigneeOut] = Field(default_factory=list)
+    claim: ClaimOut | None = None
 
 
 class StatusOut(BaseModel):
@@ -526,6 +558,27 @@ class UserPatch(Input):
     notify: NotifyIn | None = None
 
 
+class AwayIn(Input):
+    away_from: datetime | None = Field(default=None, description="RFC 3339; default: now.")
+    away_until: datetime | None = Field(default=None, description="RFC 3339; null: until cleared.")
+    delegate_id: str | None = Field(
+        default=None, max_length=40, description="Who acts for them meanwhile; null: nobody."
+    )
+
+    @field_validator("away_from", "away_until")
+    @classmethod
+    def _zoned(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a time zone, e.g. 2026-01-01T00:00:00Z")
+        return value
+
+
+class AwayOut(BaseModel):
+    away_from: datetime
+    away_until: datetime | None
+    delegate_id: str | None
+
+
 class UserOut(BaseModel):
     id: str
     email: str
@@ -536,6 +589,7 @@ class UserOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     notify: dict[str, Any]
+    away: AwayOut | None = None
 
 
 class CreatedUserOut(UserOut):

@@ -79,6 +79,7 @@ class Loop(_Model):
     allow_timeout_approval: bool
     created_at: datetime
     updated_at: datetime
+    assignment: str = "open"  # open, round_robin or least_loaded
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,9 @@ class Request(_Model):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    # [{"user_id", "delegate_id", "assigned_at"}]; {"claimed_by", "claimed_at", "until"} or None
+    assignees: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    claim: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -245,6 +249,7 @@ class User(_Model):
     # Set only in the answer to create, for a user made without a password: the link that
     # lets them choose one.
     invite_url: str | None = None
+    away: dict[str, Any] | None = None  # {"away_from", "away_until", "delegate_id"}
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,14 @@ class TimeoutAction(StrEnum):
     approve = "approve"
 
 
+class AssignmentStrategy(StrEnum):
+    """How a loop gives its requests to reviewers (see domain/assignment.py)."""
+
+    open = "open"
+    round_robin = "round_robin"
+    least_loaded = "least_loaded"
+
+
 class ResponseType(StrEnum):
     approval = "approval"
     choice = "choice"
@@ -88,6 +96,8 @@ class Principal:
     user_email: str | None = None
     name: str = ""
     link: LinkGrant | None = None
+    # A delegate's vote: the reviewer (user id) they act for while that reviewer is away.
+    on_behalf_of: str | None = None
 
     @property
     def voter_id(self) -> str:
@@ -113,6 +123,8 @@ class Principal:
         actor["role"] = self.role.value
         if self.name:
             actor["name"] = self.name
+        if self.on_behalf_of:
+            actor["on_behalf_of"] = {"user_id": self.on_behalf_of}
         return actor
 
     def _link_actor(self, link: LinkGrant) -> dict[str, Any]:
@@ -224,6 +236,7 @@ class Loop:
     # Rules and stages (see domain/rules.py): evaluated in order on each new request.
     rules: tuple[Rule, ...] = ()
     stages: tuple[Stage, ...] = ()
+    assignment: AssignmentStrategy = AssignmentStrategy.open
 
 
 @dataclass(frozen=True)
@@ -291,6 +304,9 @@ class Request:
     stages: tuple[RequestStage, ...] = ()
     stage: int | None = None
     stage_started_at: datetime | None = None
+    # Filled in by the use cases that answer a request (service/assignments.py).
+    assignees: tuple[Assignee, ...] = ()
+    claim: Claim | None = None
 
     @property
     def is_pending(self) -> bool:
@@ -299,6 +315,37 @@ class Request:
     @property
     def current_stage(self) -> Stage | None:
         return self.stages[self.stage].stage if self.stage is not None else None
+
+
+@dataclass(frozen=True)
+class Assignee:
+    """A reviewer a request is assigned to, and who acts for them while they are away."""
+
+    user_id: str
+    delegate_id: str | None
+    assigned_at: datetime
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Who is deciding a request right now (a user id, or a key's); others see it until `until`."""
+
+    claimed_by: str
+    claimed_at: datetime
+    until: datetime
+
+
+@dataclass(frozen=True)
+class Absence:
+    """A reviewer away from `away_from` until `away_until` (None: until cleared)."""
+
+    user_id: str
+    away_from: datetime
+    away_until: datetime | None
+    delegate_id: str | None
+
+    def covers(self, now: datetime) -> bool:
+        return self.away_from <= now and (self.away_until is None or now < self.away_until)
 
 
 @dataclass(frozen=True)
@@ -330,6 +377,7 @@ class User:
     # How the user hears of work for them: {"channel": "email" | "chat" | "none", "url": …};
     # None is the default, email.
     notify: dict[str, Any] | None = None
+    away: Absence | None = None
 
 
 @dataclass(frozen=True)
@@ -385,6 +433,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "request.reminder",
     "request.pickup_overdue",
     "request.escalated",
+    "request.assigned",
     "loop.created",
     "loop.updated",
     "loop.deleted",

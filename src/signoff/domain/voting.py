@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
+from .assignment import Standing
 from .model import (
     Choice,
     ContentType,
@@ -74,18 +75,47 @@ def may_review(loop: Loop, voter: Principal, added: tuple[str, ...] = ()) -> boo
     )
 
 
-def is_self_approval(request: Request, voter: Principal) -> bool:
-    """The requester, under any of its names, approving what it asked for."""
-    # Case-blind, because `requested_by` is free text and emails are: Ann@X.com is ann@x.com.
-    mine = {n.casefold() for n in (voter.user_id, voter.user_email, voter.key_id) if n}
+def requester_names(request: Request) -> set[str]:
+    """Every name the requester goes by, case-folded: none of them may approve."""
     theirs = (request.requested_by, request.created_by_user_id, request.created_by_key_id)
-    return any(n is not None and n.casefold() in mine for n in theirs)
+    return {n.casefold() for n in theirs if n}
+
+
+def is_self_approval(request: Request, voter: Principal) -> bool:
+    """The requester, under any of its names, approving what it asked for (also through a
+    delegate acting for the requester)."""
+    # Case-blind, because `requested_by` is free text and emails are: Ann@X.com is ann@x.com.
+    mine = {
+        n.casefold()
+        for n in (voter.user_id, voter.user_email, voter.key_id, voter.on_behalf_of)
+        if n
+    }
+    return bool(mine & requester_names(request))
+
+
+def covered_voters(votes: list[Vote]) -> set[str]:
+    """Who has voted: each voter, and each reviewer a delegate voted for."""
+    covered = {v.voter_id for v in votes}
+    for v in votes:
+        behalf = v.voter.get("on_behalf_of")
+        if isinstance(behalf, dict) and behalf.get("user_id"):
+            covered.add(str(behalf["user_id"]))
+    return covered
 
 
 def cast_vote(
-    request: Request, loop: Loop, votes: list[Vote], voter: Principal, ballot: Ballot
+    request: Request,
+    loop: Loop,
+    votes: list[Vote],
+    voter: Principal,
+    ballot: Ballot,
+    standing: Standing | None = None,
 ) -> VoteVerdict:
-    """Check `ballot` against every rule and say what it does. `votes` are the valid ones so far."""
+    """Check `ballot` against every rule and say what it does. `votes` are the valid ones so far.
+
+    `standing` says whether the voter may decide this request (see domain/assignment.py); left
+    out, any reviewer of the loop may. A delegate's `voter` carries `on_behalf_of`.
+    """
     if not request.is_pending:
         raise InvalidTransition(
             f"request {request.id} is {request.status.value}; a vote can no longer change it"
@@ -93,15 +123,20 @@ def cast_vote(
     if voter.link is not None:
         if voter.link.request_id != request.id:
             raise Forbidden(f"this review link is not for request {request.id}")
-    elif not may_review(loop, voter, request.added_reviewers):
+    elif standing is None and not may_review(loop, voter, request.added_reviewers):
         raise Forbidden(f"you are not a reviewer of loop {loop.id}")
+    if standing is not None and not standing.allowed:
+        raise Forbidden(standing.why_not)
     if ballot.content_hash is not None and ballot.content_hash != request.content_hash:
         raise Conflict(
             "the content changed since you read it; read it again and vote on what it says now"
         )
     _check_stage(request, voter, votes)
-    if any(v.voter_id == voter.voter_id for v in votes):
+    covered = covered_voters(votes)
+    if voter.voter_id in covered:
         raise Conflict(f"you have already voted on request {request.id}")
+    if voter.on_behalf_of is not None and voter.on_behalf_of in covered:
+        raise Conflict(f"{voter.on_behalf_of} has already voted on request {request.id}")
     if ballot.choice is Choice.approve:
         if not loop.allow_self_approval and is_self_approval(request, voter):
             raise Forbidden(f"loop {loop.id} does not allow approving your own request")

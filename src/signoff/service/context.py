@@ -41,6 +41,7 @@ class Limits:
     max_wait_seconds: int = 300
     page_size: int = 50
     max_page_size: int = 500
+    claim_lease_seconds: int = 600  # how long a claim on a request lasts unless renewed
 
 
 @dataclass

@@ -14,7 +14,7 @@ from .requests import _load, check_can_read
 async def request_events(ctx: Context, actor: Principal, request_id: str) -> list[Event]:
     async with ctx.db.read() as conn:
         request = await _load(conn, request_id)
-        await check_can_read(conn, actor, request)
+        await check_can_read(conn, actor, request, ctx.clock())
         return await store.list_request_events(conn, request_id)
 
 

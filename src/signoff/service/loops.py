@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..domain.ids import new_id
-from ..domain.model import Loop, Principal, Rule, RuleAction, Stage, TimeoutAction
+from ..domain.model import (
+    AssignmentStrategy,
+    Loop,
+    Principal,
+    Rule,
+    RuleAction,
+    Stage,
+    TimeoutAction,
+)
 from ..domain.rules import parse_rules, parse_stages
 from ..domain.timers import EscalationStep
 from ..errors import Conflict, NotFound, ValidationFailed
@@ -33,6 +41,7 @@ class LoopDraft:
     # As the API takes them: lists of objects, checked by domain/rules.py.
     rules: tuple[dict[str, Any], ...] = ()
     stages: tuple[dict[str, Any], ...] = ()
+    assignment: AssignmentStrategy = AssignmentStrategy.open
 
 
 TIME_FIELDS = ("default_timeout_action", "pickup_timeout_seconds", "reminders", "escalation")
@@ -149,6 +158,7 @@ async def create_loop(ctx: Context, actor: Principal, draft: LoopDraft) -> Loop:
                 **timing,
                 "rules": [r.to_json() for r in rules],
                 "stages": [s.to_json() for s in stages],
+                "assignment": draft.assignment.value,
                 "created_at": tx.now,
                 "updated_at": tx.now,
             },

@@ -42,8 +42,8 @@ from ..store import loops as loop_store
 from ..store import requests as store
 from ..store import timers as timer_store
 from ..store.db import Conn
-from ..store.requests import RequestFilter
-from . import timeouts
+from ..store.requests import RequestFilter, Visible
+from . import assignments, timeouts
 from .context import Context, Tx, transaction
 from .views import decision_snapshot, request_snapshot
 
@@ -240,6 +240,12 @@ async def create_requests(
             tx.record("request.created", actor.actor(), data, request=request)
             if plan.decided_by and plan.action in _RULE_DECISIONS:
                 created[i] = await _decide_by_rule(tx, request, plan.decided_by)
+        # Then to reviewers, by the strategy of the loop each landed in; a request a rule
+        # decided needs nobody.
+        for target in {t.id: t for t in targets.values()}.values():
+            waiting = [r for r in created if r.loop_id == target.id and r.is_pending]
+            given = {r.id: r for r in await assignments.assign_new(tx, target, waiting)}
+            created = [given.get(r.id, r) for r in created]
     return created
 
 
@@ -298,21 +304,29 @@ async def _load(conn: Conn, request_id: str, *, for_update: bool = False) -> Req
     return request
 
 
-async def check_can_read(conn: Conn, actor: Principal, request: Request) -> None:
+async def check_can_read(conn: Conn, actor: Principal, request: Request, now: datetime) -> None:
+    """Reviewers read the requests of their loops, those an escalation brought them to, and
+    those they may decide (as assignee or delegate); a review link, its own request only."""
     if actor.link is not None:  # a review link shows its own request and nothing else
         if actor.link.request_id != request.id:
             raise Forbidden(f"this review link is not for request {request.id}")
         return
     if actor.role is Role.reviewer:
         loop = await loop_store.get_loop(conn, request.loop_id)
-        if loop is None or not may_review(loop, actor, request.added_reviewers):
+        if loop is None:
+            raise Forbidden(f"you are not a reviewer of loop {request.loop_id}")
+        if may_review(loop, actor, request.added_reviewers):
+            return
+        if not (await assignments.standing_on(conn, request, loop, actor, now)).allowed:
             raise Forbidden(f"you are not a reviewer of loop {request.loop_id}")
 
 
 async def get_request(ctx: Context, actor: Principal, request_id: str) -> Request:
     async with ctx.db.read() as conn:
+        now = ctx.clock()
         request = await _load(conn, request_id)
-        await check_can_read(conn, actor, request)
+        await check_can_read(conn, actor, request, now)
+        [request] = await assignments.with_assignment(conn, [request], now)
     return request
 
 
@@ -327,22 +341,40 @@ async def list_requests(
     created_before: datetime | None,
     cursor: str | None,
     limit: int,
+    assignee: str | None = None,
 ) -> tuple[list[Request], str | None]:
-    """One page, newest first, and the cursor of the next page (None on the last)."""
+    """One page, newest first, and the cursor of the next page (None on the last).
+
+    `assignee` (a user id, or `me`) keeps the requests assigned to that person, as assignee or
+    as delegate of one."""
     async with ctx.db.read() as conn:
+        now = ctx.clock()
         loop_ids = [loop_id] if loop_id else None
+        visible = None
         if actor.role is Role.reviewer:
             mine = await loop_store.list_loops(conn, None, 10_000, reviewer=actor.user_id)
-            allowed = [lp.id for lp in mine]
-            loop_ids = [i for i in (loop_ids or allowed) if i in allowed]
+            visible = Visible(
+                [lp.id for lp in mine],
+                await assignments.acting_as(conn, actor.user_id or "", now),
+            )
+        assigned = None
+        if assignee is not None:
+            if assignee == "me":
+                if actor.user_id is None:
+                    raise ValidationFailed.field("query.assignee", "your key acts for no user")
+                assignee = actor.user_id
+            assigned = await assignments.acting_as(conn, assignee, now)
         where = RequestFilter(
             loop_ids=loop_ids,
             status=status,
             priority=priority.value if priority else None,
             min_id=lowest_id("req", created_after) if created_after else None,
             max_id=lowest_id("req", created_before) if created_before else None,
+            visible=visible,
+            assigned=assigned,
         )
         page = await store.list_requests(conn, where, cursor, limit + 1)
+        page = await assignments.with_assignment(conn, page, now)
     more = len(page) > limit
     page = page[:limit]
     return page, (page[-1].id if more else None)
@@ -407,6 +439,7 @@ async def update_request(
                     request=request,
                 )
         tx.changed_requests.add(request_id)
+        [request] = await assignments.with_assignment(tx.conn, [request], tx.now)
     return request
 
 
@@ -448,6 +481,7 @@ async def cancel_request(
             },
             request=request,
         )
+        [request] = await assignments.with_assignment(tx.conn, [request], tx.now)
     return request
 
 

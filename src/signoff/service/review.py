@@ -117,7 +117,7 @@ class Review:
 async def review(ctx: Context, actor: Principal, request_id: str) -> Review:
     async with ctx.db.read() as conn:
         request = await _load(conn, request_id)
-        await check_can_read(conn, actor, request)
+        await check_can_read(conn, actor, request, ctx.clock())
         loop = await loop_store.get_loop(conn, request.loop_id)
         if loop is None:
             raise NotFound(f"the loop of request {request_id} no longer exists")
@@ -142,7 +142,7 @@ async def review(ctx: Context, actor: Principal, request_id: str) -> Review:
 async def get_state(ctx: Context, actor: Principal, request_id: str) -> Request:
     async with ctx.db.read() as conn:
         request = await _load(conn, request_id)
-        await check_can_read(conn, actor, request)
+        await check_can_read(conn, actor, request, ctx.clock())
     return request
 
 

@@ -242,7 +242,7 @@ async def vote_by_link(
 async def list_review_links(ctx: Context, actor: Principal, request_id: str) -> list[ReviewLink]:
     async with ctx.db.read() as conn:
         request = await _load(conn, request_id)
-        await check_can_read(conn, actor, request)
+        await check_can_read(conn, actor, request, ctx.clock())
         return await store.list_links(conn, request_id)
 
 

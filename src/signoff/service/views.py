@@ -31,6 +31,7 @@ def loop_snapshot(loop: Loop) -> dict[str, Any]:
         "escalation": [step.to_json() for step in loop.escalation],
         "rules": [r.to_json() for r in loop.rules],
         "stages": [s.to_json() for s in loop.stages],
+        "assignment": loop.assignment.value,
     }
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from ..domain.assignment import Standing
 from ..domain.ids import new_id
 from ..domain.model import Principal, Request, StageStatus, Status, Vote
 from ..domain.rules import stages_to_json
@@ -13,7 +15,7 @@ from ..domain.voting import Ballot, VoteVerdict, cast_vote
 from ..errors import Conflict, NotFound
 from ..store import loops as loop_store
 from ..store import requests as store
-from . import timeouts
+from . import assignments, timeouts
 from .context import Context, Tx, transaction
 from .requests import _leave_pending, _load, check_can_read
 from .views import decision_snapshot, vote_snapshot
@@ -81,7 +83,14 @@ async def vote_in(
     if loop is None:
         raise NotFound(f"the loop of request {request_id} no longer exists")
     votes = await store.live_votes(tx.conn, request_id)
-    verdict = cast_vote(request, loop, votes, voter, ballot)
+    standing: Standing | None = None
+    # A review link grants its one request, and an escalation adds reviewers to this request:
+    # neither is an assignment, so cast_vote checks them itself (standing None).
+    if voter.link is None and voter.user_id not in request.added_reviewers:
+        standing = await assignments.standing_on(tx.conn, request, loop, voter, tx.now)
+        if standing.on_behalf_of is not None:
+            voter = replace(voter, on_behalf_of=standing.on_behalf_of)  # a delegate's vote
+    verdict = cast_vote(request, loop, votes, voter, ballot, standing)
     cast = Vote(
         id=new_id("vote", tx.now),
         request_id=request_id,
@@ -134,6 +143,9 @@ async def vote_in(
                 "decided_by": out.decided_by,
             },
         )
+    await assignments.release_after_vote(
+        tx.conn, request_id, voter.voter_id, verdict.outcome is not None
+    )
     request = await _load(tx.conn, request_id)
     if verdict.outcome is not None:
         tx.record(
@@ -149,5 +161,5 @@ async def list_votes(ctx: Context, actor: Principal, request_id: str) -> list[Vo
     """Every vote on the request, voided ones too (`voided_at` set), in the order cast."""
     async with ctx.db.read() as conn:
         request = await _load(conn, request_id)
-        await check_can_read(conn, actor, request)
+        await check_can_read(conn, actor, request, ctx.clock())
         return await store.all_votes(conn, request_id)

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..domain.model import Loop, Status, TimeoutAction
+from ..domain.model import AssignmentStrategy, Loop, Status, TimeoutAction
 from ..domain.rules import rules_from_json, stage_from_json
 from ..domain.timers import EscalationStep
 from ._rows import utc
@@ -35,6 +35,7 @@ def _loop(row: Any, reviewers: list[str]) -> Loop:
         escalation=tuple(EscalationStep.from_json(s) for s in row.escalation or ()),
         rules=rules_from_json(row.rules),
         stages=tuple(stage_from_json(s) for s in row.stages or ()),
+        assignment=AssignmentStrategy(row.assignment),
     )
 
 

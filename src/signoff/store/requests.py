@@ -23,6 +23,7 @@ from ..domain.model import (
 from ..domain.responses import spec_from_json
 from ..domain.rules import request_stages_from_json
 from ._rows import utc, utc_or_none
+from .assignments import AssignedTo, assigned_to
 from .db import Conn
 from .tables import loops, requests, votes
 
@@ -131,12 +132,22 @@ async def existing_request_ids(conn: Conn, ids: set[str]) -> set[str]:
 
 
 @dataclass(frozen=True)
+class Visible:
+    """What a reviewer may see: the requests of their loops and those assigned to them."""
+
+    loop_ids: list[str]
+    assigned: AssignedTo
+
+
+@dataclass(frozen=True)
 class RequestFilter:
     loop_ids: list[str] | None = None  # None: every loop
     status: Status | None = None
     priority: str | None = None
     min_id: str | None = None  # from `created_after`, as an id bound
     max_id: str | None = None  # from `created_before`
+    visible: Visible | None = None  # None: everything
+    assigned: AssignedTo | None = None  # only requests assigned to these
 
 
 async def list_requests(
@@ -156,6 +167,15 @@ async def list_requests(
         query = query.where(requests.c.id < where.max_id)
     if before:
         query = query.where(requests.c.id < before)
+    if where.visible is not None:
+        query = query.where(
+            sa.or_(
+                requests.c.loop_id.in_(where.visible.loop_ids),
+                assigned_to(where.visible.assigned),
+            )
+        )
+    if where.assigned is not None:
+        query = query.where(assigned_to(where.assigned))
     return [_request(r) for r in await conn.execute(query)]
 
 

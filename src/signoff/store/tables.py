@@ -68,6 +68,9 @@ loops = sa.Table(
     # Rules and stages, as checked when saved (domain/rules.py): lists of objects, null for none.
     sa.Column("rules", sa.JSON),
     sa.Column("stages", sa.JSON),
+    # open, round_robin or least_loaded; the cursor is the round robin position of the next turn.
+    sa.Column("assignment", sa.String(20), nullable=False, server_default="open"),
+    sa.Column("assignment_cursor", sa.Integer, nullable=False, server_default="0"),
     # A deleted loop keeps its history; its name is free again.
     sa.Index(
         "uq_loops_live_name",
@@ -360,4 +363,45 @@ timers = sa.Table(
     sa.Column("created_at", Time, nullable=False),
     sa.Index("ix_timers_due_at", "due_at"),
     sa.Index("ix_timers_request_id", "request_id"),
+)
+
+# Assignment and delegation (migration 0006).
+
+# Who a request is assigned to; a row ends (`ended_at`) when an admin reassigns it.
+assignments = sa.Table(
+    "assignments",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("request_id", Id, sa.ForeignKey("requests.id"), nullable=False),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), nullable=False),
+    # Who acts for `user_id`, when they were away at the time of the assignment.
+    sa.Column("delegate_id", Id, sa.ForeignKey("users.id")),
+    sa.Column("assigned_at", Time, nullable=False),
+    sa.Column("ended_at", Time),
+    sa.Index("ix_assignments_request_id", "request_id"),
+    sa.Index("ix_assignments_user_id", "user_id"),
+    sa.Index("ix_assignments_delegate_id", "delegate_id"),
+)
+
+# The claim lease on a request: who is deciding it now, until when.
+request_claims = sa.Table(
+    "request_claims",
+    metadata,
+    sa.Column("request_id", Id, sa.ForeignKey("requests.id"), primary_key=True),
+    # A user id, or the id of a key that acts for no user (as a vote's `voter_id`).
+    sa.Column("claimed_by", Id, nullable=False),
+    sa.Column("claimed_at", Time, nullable=False),
+    sa.Column("until", Time, nullable=False),
+)
+
+# A reviewer away for a period, and who acts for them meanwhile.
+absences = sa.Table(
+    "absences",
+    metadata,
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("away_from", Time, nullable=False),
+    sa.Column("away_until", Time),
+    sa.Column("delegate_id", Id, sa.ForeignKey("users.id")),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Index("ix_absences_delegate_id", "delegate_id"),
 )

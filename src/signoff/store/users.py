@@ -8,13 +8,24 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..domain.model import ApiKey, Role, User, UserRole
+from ..domain.model import Absence, ApiKey, Role, User, UserRole
 from ._rows import utc, utc_or_none
 from .db import Conn
-from .tables import api_keys, users
+from .tables import absences, api_keys, users
+
+# A user with their absence, if they set one.
+_USERS = sa.select(
+    users,
+    absences.c.away_from,
+    absences.c.away_until,
+    absences.c.delegate_id,
+).select_from(users.outerjoin(absences, absences.c.user_id == users.c.id))
 
 
 def _user(row: Any) -> User:
+    away = None
+    if getattr(row, "away_from", None) is not None:
+        away = Absence(row.id, utc(row.away_from), utc_or_none(row.away_until), row.delegate_id)
     return User(
         id=row.id,
         email=row.email,
@@ -25,6 +36,7 @@ def _user(row: Any) -> User:
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
         notify=row.notify,
+        away=away,
     )
 
 
@@ -49,12 +61,12 @@ async def update_user(conn: Conn, user_id: str, values: dict[str, Any]) -> None:
 
 
 async def get_user(conn: Conn, user_id: str) -> User | None:
-    row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
+    row = (await conn.execute(_USERS.where(users.c.id == user_id))).first()
     return _user(row) if row else None
 
 
 async def get_user_by_email(conn: Conn, email: str) -> User | None:
-    row = (await conn.execute(sa.select(users).where(users.c.email == email))).first()
+    row = (await conn.execute(_USERS.where(users.c.email == email))).first()
     return _user(row) if row else None
 
 
@@ -71,7 +83,7 @@ async def users_by_id(conn: Conn, ids: list[str]) -> dict[str, User]:
 
 
 async def list_users(conn: Conn, after: str | None, limit: int) -> list[User]:
-    query = sa.select(users).order_by(users.c.id).limit(limit)
+    query = _USERS.order_by(users.c.id).limit(limit)
     if after:
         query = query.where(users.c.id > after)
     return [_user(r) for r in await conn.execute(query)]
@@ -157,3 +169,9 @@ async def find_password_hash(conn: Conn, user_id: str) -> str | None:
 async def get_users(conn: Conn, ids: list[str]) -> list[User]:
     rows = await conn.execute(sa.select(users).where(users.c.id.in_(ids)).order_by(users.c.id))
     return [_user(r) for r in rows]
+
+
+async def active_emails(conn: Conn, ids: list[str]) -> dict[str, str]:
+    """The emails of those of these users who are active."""
+    query = sa.select(users.c.id, users.c.email).where(users.c.id.in_(ids), users.c.active)
+    return {r.id: r.email for r in await conn.execute(query)}

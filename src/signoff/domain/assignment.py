@@ -1,0 +1,158 @@
+"""Who gets a request, and who may act on it. Pure: the store supplies reviewers, loads, absences.
+
+Strategies (a loop's `assignment`):
+- `open`: nobody in particular; every reviewer of the loop sees and may decide it.
+- `round_robin`: the next reviewers in the loop's order, from a cursor kept per loop.
+- `least_loaded`: the reviewers with the fewest pending assignments (ties: loop order).
+
+A request needing N approvals gets N different people. A reviewer who is away is skipped unless
+they named a delegate: then their turn goes to the delegate, recorded as acting for them.
+Delegation is followed transitively (A away → B, B away → C: C acts for A) and stops at a cycle
+or at someone away without a delegate (then nobody can act for A, and A is skipped). Nobody is
+picked who may not approve the request (its requester, under any of its names), neither as
+reviewer nor as delegate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from .model import Absence, Assignee, AssignmentStrategy
+
+
+def acting_for(user_id: str, absences: Mapping[str, Absence], now: datetime) -> str | None:
+    """Who acts for `user_id` at `now`: themselves, their delegate (followed through further
+    absences), or None when they are away and nobody can stand in."""
+    seen = {user_id}
+    current = user_id
+    while (away := absences.get(current)) is not None and away.covers(now):
+        if away.delegate_id is None or away.delegate_id in seen:
+            return None
+        current = away.delegate_id
+        seen.add(current)
+    return current
+
+
+def delegation_cycle(
+    user_id: str, delegate_id: str, delegates: Mapping[str, str]
+) -> list[str] | None:
+    """The cycle that `user_id` → `delegate_id` would close, given the other delegations
+    (user → delegate), or None. Periods are ignored: a chain that could loop is refused."""
+    path = [user_id, delegate_id]
+    current = delegate_id
+    while current != user_id:
+        following = delegates.get(current)
+        if following is None or following in path[1:]:
+            return None
+        path.append(following)
+        current = following
+    return path
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One assignment to make: the reviewer whose turn it is, and who acts for them."""
+
+    user_id: str
+    acting_id: str
+
+    @property
+    def delegate_id(self) -> str | None:
+        return self.acting_id if self.acting_id != self.user_id else None
+
+
+@dataclass(frozen=True)
+class Selection:
+    picks: tuple[Pick, ...]
+    cursor: int  # the round robin position to start from next time
+
+
+def select(
+    strategy: AssignmentStrategy,
+    reviewers: Sequence[str],
+    *,
+    count: int,
+    cursor: int,
+    loads: Mapping[str, int],
+    absences: Mapping[str, Absence],
+    barred: Collection[str],
+    now: datetime,
+) -> Selection:
+    """Up to `count` reviewers for one request. `loads` counts pending assignments by the
+    person who acts; `barred` holds who may not act (the requester's names)."""
+    if strategy is AssignmentStrategy.open or not reviewers:
+        return Selection((), cursor)
+    n = len(reviewers)
+    start = cursor % n if strategy is AssignmentStrategy.round_robin else 0
+    order = [(start + i) % n for i in range(n)]
+    candidates: list[tuple[int, Pick]] = []
+    for position in order:
+        user_id = reviewers[position]
+        acting = acting_for(user_id, absences, now)
+        if acting is None or user_id in barred or acting in barred:
+            continue
+        candidates.append((position, Pick(user_id, acting)))
+    if strategy is AssignmentStrategy.least_loaded:
+        candidates.sort(key=lambda c: (loads.get(c[1].acting_id, 0), c[0]))
+    picks: list[Pick] = []
+    last = None
+    for position, pick in candidates:
+        if len(picks) == count:
+            break
+        if any(p.acting_id == pick.acting_id for p in picks):
+            continue  # one person, one assignment: a delegate never counts twice
+        picks.append(pick)
+        last = position
+    if strategy is AssignmentStrategy.round_robin and last is not None:
+        cursor = (last + 1) % n
+    return Selection(tuple(picks), cursor)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Whether a person may decide a request, and for whom they act when it is as a delegate."""
+
+    allowed: bool
+    on_behalf_of: str | None = None
+    why_not: str = ""
+
+
+def standing(
+    user_id: str | None,
+    *,
+    is_admin: bool,
+    strategy: AssignmentStrategy,
+    loop_reviewers: Collection[str],
+    assignees: Sequence[Assignee],
+    absences: Mapping[str, Absence],
+    covered: Collection[str],
+    now: datetime,
+) -> Standing:
+    """May `user_id` vote? Open loops (and requests nobody could be given) are open to every
+    reviewer of the loop, as before; an assigned request to its assignees and whoever acts for
+    them (the delegate named when it was assigned, or one who stands in now). Admins always.
+
+    `covered` lists who has voted already, themselves or through a delegate: a delegate acts
+    for someone not yet covered, so one assignment yields one vote.
+    """
+    if user_id is not None:
+        restricted = strategy is not AssignmentStrategy.open and bool(assignees)
+        if not restricted and user_id in loop_reviewers:
+            return Standing(True)
+        if any(a.user_id == user_id for a in assignees):
+            return Standing(True)
+        standing_in = [
+            a.user_id
+            for a in assignees
+            if a.delegate_id == user_id or acting_for(a.user_id, absences, now) == user_id
+        ]
+        if standing_in:
+            free = [u for u in standing_in if u not in covered]
+            return Standing(True, (free or standing_in)[0])
+    if is_admin:
+        return Standing(True)
+    if assignees and strategy is not AssignmentStrategy.open:
+        return Standing(False, why_not="this request is assigned to someone else")
+    return Standing(False, why_not="you are not a reviewer of this request's loop")
