@@ -72,7 +72,7 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(env: dict[str, str], logs: Path, *, timeout: float = 30) -> Iterator[Server]:
+def serve(env: dict[str, str], logs: Path, *, timeout: float = 90) -> Iterator[Server]:
     """`signoff serve` on a free port, ready (GET /healthz is 200); stopped on the way out."""
     with serve_many(env, logs, 1, timeout=timeout) as [server]:
         yield server
@@ -80,7 +80,7 @@ def serve(env: dict[str, str], logs: Path, *, timeout: float = 30) -> Iterator[S
 
 @contextlib.contextmanager
 def serve_many(
-    env: dict[str, str], logs: Path, count: int, *, timeout: float = 30
+    env: dict[str, str], logs: Path, count: int, *, timeout: float = 90
 ) -> Iterator[list[Server]]:
     """`count` servers on one database, started at the same time, as replicas would be."""
     logs.mkdir(parents=True, exist_ok=True)
