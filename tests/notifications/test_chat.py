@@ -51,6 +51,33 @@ async def test_an_escalation_posts_to_the_added_reviewers_chat(
     assert opened.status_code == 200  # the escalation made him a reviewer of it
 
 
+async def test_an_assignment_posts_to_whoever_acts_the_delegate_while_the_assignee_is_away(
+    api: Api, receiver: Receiver
+) -> None:
+    ann, bob = await api.add_reviewer("ann"), await api.add_reviewer("bob")
+    for who in (ann, bob):
+        r = await api.as_(
+            "admin",
+            "PATCH",
+            f"/v1/users/{who}",
+            json={"notify": {"channel": "chat", "url": receiver.url(f"/chat/{who}")}},
+        )
+        assert r.status_code == 200, r.text
+    loop = await new_loop(api, reviewers=[ann], assignment="round_robin")
+    first = await ask(api, loop["id"], title="Refund 1182")
+    [post] = await receiver.wait_for(1)
+    assert post.path == f"/chat/{ann}"
+    assert post.json["text"].startswith("Assigned to you: Refund 1182")
+    assert first["id"] in post.json["text"]
+
+    r = await api.as_("admin", "PUT", f"/v1/users/{ann}/away", json={"delegate_id": bob})
+    assert r.status_code == 200, r.text
+    second = await ask(api, loop["id"], title="Refund 1183")
+    posts = await receiver.wait_for(2)
+    assert posts[1].path == f"/chat/{bob}"  # ann is away: her delegate is told, not her
+    assert second["id"] in posts[1].json["text"]
+
+
 async def test_chat_urls_are_checked_against_private_addresses(db_url: str, tmp_path: Path) -> None:
     ctx = build_context(Settings(data_dir=tmp_path, database_url=db_url), "http://x")
     try:

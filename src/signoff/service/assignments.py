@@ -68,7 +68,14 @@ def _assigned_event(
     }
     if replaced is not None:
         data["replaced"] = replaced
-    tx.record("request.assigned", actor, data, request=request)
+    # The person who will act hears of it: the delegate while the assignee is away.
+    tx.record(
+        "request.assigned",
+        actor,
+        data,
+        request=request,
+        notify=[assignee.delegate_id or assignee.user_id],
+    )
     tx.changed_requests.add(request.id)
 
 
