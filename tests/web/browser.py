@@ -63,7 +63,9 @@ class LiveSite:
         return loop.id
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps its own event loop running while a
+# browser is open, and pytest-asyncio cannot run the async tests of later modules beside it.
+@pytest.fixture(scope="module")
 def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
     need_browser()
     root = tmp_path_factory.mktemp("web")
@@ -75,7 +77,7 @@ def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
             yield LiveSite(server, admin)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium(live_site: LiveSite) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
