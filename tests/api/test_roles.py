@@ -90,6 +90,7 @@ RULES: dict[tuple[str, str], Rule] = {
         ADMIN, 201, body=lambda: {"email": f"{_name()}@example.com", "name": "N"}
     ),
     ("GET", "/v1/users"): Rule(ADMIN),
+    ("POST", "/v1/users/{user_id}/invite"): Rule(ADMIN, 201),
     ("GET", "/v1/users/{user_id}"): Rule(ADMIN),
     ("PATCH", "/v1/users/{user_id}"): Rule(ADMIN, body=lambda: {"name": _name()}),
     ("POST", "/v1/api-keys"): Rule(ADMIN, 201, body=lambda: {"name": "k", "role": "requester"}),

@@ -4,6 +4,7 @@ deliveries, users and keys."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -178,7 +179,8 @@ def test_users_and_keys(live: Live, admin: Client) -> None:
         True,
         False,
     )
-    assert admin.get_user(bea.id) == bea
+    assert bea.invite_url and "/invite/" in bea.invite_url  # made without a password
+    assert admin.get_user(bea.id) == dataclasses.replace(bea, invite_url=None)
     assert bea.id in {u.id for u in admin.iter_users()}
     assert admin.update_user(bea.id, name="Beatrice").name == "Beatrice"
 
