@@ -6,3 +6,6 @@
 
 Every tool call is a REST API call, so the API's authentication, roles and policies apply.
 """
+
+DEFAULT_WAIT_SECONDS = 50.0  # how long a tool waits for a decision: under the 60 s many MCP
+# clients give a tool call (SIGNOFF_MCP_WAIT_SECONDS)

@@ -12,7 +12,8 @@ from contextlib import asynccontextmanager
 from mcp.server.mcpserver import Context
 
 from ..client import AsyncClient
-from .tools import DEFAULT_WAIT_SECONDS, build_server
+from . import DEFAULT_WAIT_SECONDS
+from .tools import build_server
 
 
 async def serve_stdio(url: str, api_key: str, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> None:

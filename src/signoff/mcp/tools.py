@@ -33,8 +33,8 @@ from ..client import (
     ValidationFailed,
     WaitTimeout,
 )
+from . import DEFAULT_WAIT_SECONDS
 
-DEFAULT_WAIT_SECONDS = 50.0  # under the 60 s many MCP clients give a tool call
 PROGRESS_EVERY = 10.0  # while waiting, a progress notification this often (if asked for)
 PROGRESS_COUNT = 5  # ... or this many over the wait, if that is more often (at most each second)
 
