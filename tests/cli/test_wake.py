@@ -48,9 +48,11 @@ class _LongPoll(threading.Thread):
         self.args = (server, key, request_id, wait)
         self.answer: dict[str, Any] = {}
         self.answered_at = 0.0
+        self.started_at = 0.0
 
     def run(self) -> None:
         server, key, request_id, wait = self.args
+        self.started_at = time.monotonic()
         answer = httpx.get(
             f"{server.url}/v1/requests/{request_id}/response",
             params={"wait": wait},
@@ -125,10 +127,14 @@ def test_without_the_watcher_sqlite_waiters_sleep_on(env: dict[str, str], tmp_pa
         key = server.first_key()
         assert key
         request_id = _ask(server, key, loop_id)
-        poll = _LongPoll(server, key, request_id, 6)
+        poll = _LongPoll(server, key, request_id, 20)
         poll.start()
         time.sleep(0.5)
         decided = run_signoff(env, "requests", "approve", request_id, "--as", "ann@example.com")
         assert decided.returncode == 0, decided.stderr
-        poll.join(20)
-        assert poll.answer["status"] == "pending"  # its wait ran out before it heard
+        committed = time.monotonic()
+        assert committed < poll.started_at + 15, "the decision came too late to tell anything"
+        poll.join(40)
+        # It answered only when its wait ran out (reading the request one last time then).
+        assert poll.answered_at - poll.started_at >= 19, poll.answered_at - poll.started_at
+        assert poll.answer["status"] == "completed"
