@@ -111,3 +111,30 @@ async def test_a_dry_run_checks_the_body_and_the_caller(api: Api) -> None:
     assert_problem(await api.as_("ann", "POST", url, json={"content": "c"}), 403)
     ghost = "/v1/loops/loop_01J00000000000000000000000/simulate"
     assert_problem(await api.as_("admin", "POST", ghost, json={"content": "c"}), 404)
+
+
+async def test_a_dry_run_shows_the_schedulers_reminders_pickup_and_escalation(api: Api) -> None:
+    ann, bob = await api.add_reviewer("ann"), await api.add_reviewer("bob")
+    loop = await new_loop(
+        api,
+        reviewers=[ann],
+        default_timeout_seconds=1000,
+        default_timeout_action="reject",
+        pickup_timeout_seconds=100,
+        reminders=[0.5, 0.9],
+        escalation=[{"after_seconds": 300, "add_reviewers": [bob]}],
+    )
+    r = await api.as_("admin", "POST", f"/v1/loops/{loop['id']}/simulate", json={"content": "P"})
+    assert r.status_code == 200, r.text
+    timeline = r.json()["timeline"]
+    assert [(e["type"], e["offset_seconds"]) for e in timeline] == [
+        ("created", 0),
+        ("pickup", 100),
+        ("escalation", 300),
+        ("reminder", 500),
+        ("reminder", 900),
+        ("timeout", 1000),
+    ]
+    assert timeline[2]["add_reviewers"] == [bob]
+    assert timeline[3]["fraction"] == 0.5
+    assert timeline[5]["action"] == "reject"

@@ -151,7 +151,12 @@ async def test_a_reviewer_cannot_see_or_decide_a_request_of_another_loop(site: S
         )
         assert decide.status_code == 404
         batch = await browser.post(
-            "/batch", data={"ids": [created["id"]], "decision": "approve", "csrf_token": token}
+            "/batch",
+            data={
+                "ids": [f"{created['id']}:{created['content_hash']}"],
+                "decision": "approve",
+                "csrf_token": token,
+            },
         )
         assert "you are not a reviewer of loop" in batch.text
         stream = await browser.get(f"/requests/{created['id']}/stream")

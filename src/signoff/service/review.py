@@ -3,7 +3,7 @@ it, votes on several requests at once. Votes go through `votes.vote`, the one de
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..domain.model import Event, Loop, Principal, Priority, Request, Role, Vote
 from ..domain.voting import Ballot
@@ -155,14 +155,24 @@ class BatchResult:
 
 
 async def vote_on_each(
-    ctx: Context, voter: Principal, request_ids: list[str], ballot: Ballot
+    ctx: Context, voter: Principal, selected: list[tuple[str, str | None]], ballot: Ballot
 ) -> list[BatchResult]:
-    """The same ballot on each request, each its own vote and transaction; every request gets
-    a result, the ones that could not be decided with the reason."""
+    """The same ballot on each (request id, content hash the reviewer saw), each its own vote
+    and transaction; every request gets a result, the ones that could not be decided with the
+    reason. A vote is bound to the content its row showed, as on the review page."""
     results: list[BatchResult] = []
-    for request_id in dict.fromkeys(request_ids):
+    for request_id, seen in dict(selected).items():
+        if seen is None:
+            results.append(
+                BatchResult(
+                    request_id, False, "select it again from the inbox: it names no content"
+                )
+            )
+            continue
         try:
-            request, verdict, _ = await vote(ctx, voter, request_id, ballot)
+            request, verdict, _ = await vote(
+                ctx, voter, request_id, replace(ballot, content_hash=seen)
+            )
         except SignoffError as exc:
             results.append(BatchResult(request_id, False, exc.detail))
             continue

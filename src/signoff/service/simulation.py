@@ -5,6 +5,8 @@ from __future__ import annotations
 from ..domain.model import Principal, Priority, RuleAction, TimeoutAction, User
 from ..domain.rules import apply_rules, request_stages_from_json, stage_applies
 from ..domain.simulation import Simulation, outcome_of, timeline
+from ..domain.timers import TimerKind
+from ..domain.timers import plan as plan_timers
 from ..errors import NotFound
 from ..store import loops as loop_store
 from ..store import users as user_store
@@ -47,6 +49,19 @@ async def simulate(
         timeout_seconds=row["timeout_seconds"],
         timeout_action=TimeoutAction(row["timeout_action"]),
     )
+    # The scheduler's own timers, planned exactly as a create plans them (the timeout is
+    # already in the timeline with its action).
+    timers = [
+        (t.kind.value, round((t.due_at - now).total_seconds()), t.data or {})
+        for t in plan_timers(
+            created_at=now,
+            deadline_at=row["deadline_at"],
+            pickup_deadline_at=row["pickup_deadline_at"],
+            reminders=target.reminders,
+            escalation=target.escalation,
+        )
+        if t.kind is not TimerKind.timeout
+    ]
     simulation.timeline.extend(
         timeline(
             target,
@@ -55,6 +70,7 @@ async def simulate(
             simulation.timeout_seconds,
             simulation.timeout_action,
             now,
+            timers if outcome == "pending" else (),
         )
     )
     return simulation, people

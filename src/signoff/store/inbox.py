@@ -34,6 +34,7 @@ class InboxItem:
     previous_request_id: str | None
     created_at: datetime
     deadline_at: datetime | None
+    content_hash: str  # what a batch vote from this row is bound to
 
 
 _COLUMNS = [
@@ -45,6 +46,7 @@ _COLUMNS = [
     requests.c.previous_request_id,
     requests.c.created_at,
     requests.c.deadline_at,
+    requests.c.content_hash,
 ]
 
 
@@ -58,6 +60,7 @@ def _item(row: Any) -> InboxItem:
         previous_request_id=row.previous_request_id,
         created_at=utc(row.created_at),
         deadline_at=utc_or_none(row.deadline_at),
+        content_hash=row.content_hash,
     )
 
 

@@ -298,8 +298,10 @@ async def batch(request: Request, ctx: Ctx, session: CurrentSession) -> Response
         raise ValidationFailed.field("ids", "select at least one request")
     if decision == Choice.reject.value and not feedback:
         raise ValidationFailed.field("feedback", "a rejection needs feedback")
+    # Each box says which request and the content hash its row showed: "req_…:sha256:…".
+    selected = [(i.split(":", 1)[0], i.split(":", 1)[1] if ":" in i else None) for i in ids]
     results = await service.vote_on_each(
-        ctx, session.principal, ids, Ballot(Choice(decision), feedback)
+        ctx, session.principal, selected, Ballot(Choice(decision), feedback)
     )
     return await page(request, "batch.html", {"results": results, "decision": decision})
 
