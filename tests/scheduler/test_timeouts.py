@@ -271,6 +271,18 @@ async def test_the_pickup_clock_stops_when_someone_picks_the_request_up(
     assert (await read(api, ignored["id"]))["status"] == "pending"  # late, not decided
 
 
+async def test_a_claim_stops_the_pickup_clock_too(api: Api, later: Later) -> None:
+    ann = await api.add_reviewer("ann")
+    loop = await new_loop(api, reviewers=[ann], pickup_timeout_seconds=300)
+    claimed = await ask(api, loop["id"])
+    await later(100)
+    r = await api.as_("ann", "POST", f"/v1/requests/{claimed['id']}/claim")
+    assert r.status_code == 200, r.text
+    assert (await read(api, claimed["id"]))["picked_up_at"] is not None
+    await later(300)
+    assert await of_type(api, "request.pickup_overdue") == []
+
+
 async def test_a_new_timeout_moves_the_deadline_and_its_timer(api: Api, later: Later) -> None:
     loop = await new_loop(api)
     request = await ask(api, loop["id"], timeout_seconds=60)

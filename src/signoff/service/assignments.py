@@ -32,6 +32,7 @@ from ..store import requests as request_store
 from ..store import users as user_store
 from ..store.assignments import AssignedTo
 from ..store.db import Conn
+from . import timeouts
 from .context import Context, Tx, transaction
 from .views import rfc3339, user_snapshot
 
@@ -220,6 +221,7 @@ async def claim(ctx: Context, actor: Principal, request_id: str) -> Request:
             )
         until = tx.now + timedelta(seconds=ctx.limits.claim_lease_seconds)
         await store.put_claim(tx.conn, request_id, Claim(actor.voter_id, tx.now, until))
+        await timeouts.picked_up(tx, request)  # someone has it in hand: the pickup clock stops
         tx.changed_requests.add(request_id)
         return await _answer(tx, request_id)
 
