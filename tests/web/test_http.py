@@ -369,3 +369,29 @@ async def test_sign_in_goes_back_only_to_a_page_of_this_site(site: Site) -> None
             )
             assert response.headers["location"] == expected
             browser.cookies.clear()
+
+
+async def test_opening_a_request_claims_it_and_other_reviewers_see_who_has_it(site: Site) -> None:
+    ann, bob = await site.person("ann"), await site.person("bob")
+    loop = await site.loop("claims", [ann, bob])
+    created = await site.create(loop)
+    page_url = f"/requests/{created['id']}"
+    async with site.client() as a, site.client() as b:
+        await sign_in(a, "ann@example.com")
+        await sign_in(b, "bob@example.com")
+        page = await a.get(page_url)
+        assert f'data-claim="{page_url}/claim"' in page.text  # the page's script posts this
+        token = csrf_of(page.text)
+        assert (await a.post(f"{page_url}/claim")).status_code == 403  # no CSRF token
+        taken = await a.post(f"{page_url}/claim", headers={"X-CSRF-Token": token})
+        assert taken.json() == {"claimed": True}
+        seen = await b.get(page_url)
+        assert 'id="claim-note"' in seen.text and "ann@example.com" in seen.text
+        refused = await b.post(f"{page_url}/claim", headers={"X-CSRF-Token": csrf_of(seen.text)})
+        assert refused.status_code == 409 and "claimed by" in refused.json()["detail"]
+        assert 'id="claim-note"' not in (await a.get(page_url)).text  # not about yourself
+        gone = await a.post(f"{page_url}/release", headers={"X-CSRF-Token": token})
+        assert gone.json() == {"released": True}
+        assert 'id="claim-note"' not in (await b.get(page_url)).text
+    claim = (await site.response_of(str(created["id"])))["status"]
+    assert claim == "pending"  # a claim decides nothing

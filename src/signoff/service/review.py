@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..domain.model import Event, Loop, Principal, Priority, Request, Role, Vote
+from ..domain.model import Event, Loop, Principal, Priority, Request, Role, User, Vote
 from ..domain.voting import Ballot
 from ..errors import NotFound, SignoffError
 from ..store import events as event_store
 from ..store import inbox as store
 from ..store import loops as loop_store
 from ..store import requests as request_store
+from ..store import users as user_store
 from ..store.db import Conn
+from . import assignments
 from .context import Context
 from .requests import _load, check_can_read
 from .votes import vote
@@ -103,6 +105,9 @@ class Review:
     events: list[Event]
     rounds: list[Request]  # earlier rounds of a revision, oldest first
     later: list[str]  # ids of revisions made of this request
+    # Who holds the claim lease now, when it is someone other than the reader (issue 5: the
+    # first to open a request for deciding claims it, and others see it).
+    claimed_by: User | None = None
 
     def my_vote(self, actor: Principal) -> Vote | None:
         live = [v for v in self.votes if v.voided_at is None]
@@ -129,7 +134,14 @@ async def review(ctx: Context, actor: Principal, request_id: str) -> Review:
                 break
             rounds.insert(0, earlier)
             previous = earlier.previous_request_id
+        now = ctx.clock()
+        [request] = await assignments.with_assignment(conn, [request], now)
+        claim = request.claim
+        holder = None
+        if claim is not None and claim.until > now and claim.claimed_by != actor.voter_id:
+            holder = (await user_store.users_by_id(conn, [claim.claimed_by])).get(claim.claimed_by)
         return Review(
+            claimed_by=holder,
             request=request,
             loop=loop,
             votes=await request_store.all_votes(conn, request_id),

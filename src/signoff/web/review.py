@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from ..domain.model import Choice, ContentType, Principal, ResponseType
 from ..domain.voting import Ballot
@@ -27,6 +27,7 @@ from ..errors import (
     SignoffError,
     ValidationFailed,
 )
+from ..service import assignments
 from ..service import review as service
 from ..service.context import Context
 from ..service.votes import vote
@@ -285,6 +286,25 @@ async def review_session(
         return await page(request, "session_done.html", {"done": _DONE.get(done)})
     query = urlencode({"in_session": 1, "loop": loop, **({"done": done} if done else {})})
     return RedirectResponse(f"/requests/{following}?{query}", status_code=303)
+
+
+@router.post("/requests/{request_id}/claim")
+async def claim(request_id: str, ctx: Ctx, session: CurrentSession) -> Response:
+    """Called by the review page as it opens: the claim lease others see (issue 5, open loops)."""
+    try:
+        await assignments.claim(ctx, session.principal, request_id)
+    except SignoffError as exc:  # held by someone else, decided meanwhile: the page says so
+        return JSONResponse({"claimed": False, "detail": exc.detail}, status_code=409)
+    return JSONResponse({"claimed": True})
+
+
+@router.post("/requests/{request_id}/release")
+async def release(request_id: str, ctx: Ctx, session: CurrentSession) -> Response:
+    try:
+        await assignments.release(ctx, session.principal, request_id)
+    except SignoffError as exc:
+        return JSONResponse({"released": False, "detail": exc.detail}, status_code=409)
+    return JSONResponse({"released": True})
 
 
 @router.post("/batch")

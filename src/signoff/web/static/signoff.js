@@ -179,4 +179,14 @@
   // fetch() calls carry the CSRF token in a header: window.signoffFetch for pages that post.
   window.signoffFetch = (url, options = {}) =>
     fetch(url, { ...options, credentials: "same-origin", headers: { ...(options.headers || {}), "X-CSRF-Token": csrf() } });
+
+  // Opening a pending request for deciding claims it, so other reviewers see who has it in
+  // hand; leaving the page gives the claim back (the lease runs out anyway if this is lost).
+  const claim = document.body.dataset.claim;
+  if (claim) {
+    window.signoffFetch(claim, { method: "POST" });
+    window.addEventListener("pagehide", () => {
+      window.signoffFetch(claim.replace(/\/claim$/, "/release"), { method: "POST", keepalive: true });
+    });
+  }
 })();
