@@ -142,5 +142,4 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests last: sync Playwright keeps an event loop running in the main thread while
     its (session-wide) browser lives, and no async test can run after it starts."""
     browser = [i for i in items if "chromium" in getattr(i, "fixturenames", ())]
-    browser += [i for i in items if i.path.name == "test_screenshots.py" and i not in browser]
     items[:] = [i for i in items if i not in browser] + browser
