@@ -136,3 +136,10 @@ async def api(ctx: Context) -> AsyncIterator[Api]:
             await create_key(ctx, SYSTEM, "requester", Role.requester, None)
         ).secret
         yield helper
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: sync Playwright keeps an event loop running in the main thread while
+    its (session-wide) browser lives, and no async test can run after it starts."""
+    browser = [i for i in items if "chromium" in getattr(i, "fixturenames", ())]
+    items[:] = [i for i in items if i not in browser] + browser

@@ -15,7 +15,10 @@ from signoff.service.context import Context
 from signoff.service.loops import LoopDraft, create_loop
 from signoff.service.passwords import set_password
 from signoff.service.users import create_key, create_user
+from tests.web.browser import chromium, live_site
 from tests.web.support import PASSWORD
+
+__all__ = ["chromium", "live_site"]  # fixtures of the browser tests, one browser for all
 
 
 @dataclass

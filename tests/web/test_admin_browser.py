@@ -14,10 +14,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from signoff.client import Client
 from tests.integration.server import serve, signoff_env
-from tests.web.browser import LiveSite, Reviewer, chromium, live_site
+from tests.web.browser import LiveSite, Reviewer
 from tests.web.support import PASSWORD
-
-__all__ = ["chromium", "live_site"]  # fixtures
 
 pytestmark = pytest.mark.slow
 NEW_PASSWORD = "a passphrase of my own"

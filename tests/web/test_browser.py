@@ -9,10 +9,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.web.browser import LiveSite, Reviewer, chromium, live_site
+from tests.web.browser import LiveSite, Reviewer
 from tests.web.support import PASSWORD
-
-__all__ = ["chromium", "live_site"]  # fixtures
 
 pytestmark = pytest.mark.slow
 

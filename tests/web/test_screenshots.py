@@ -11,11 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from signoff.client import Client
 from tests.integration.server import serve, signoff_env
-from tests.web.browser import CHROMIUM, need_browser
 from tests.web.support import PASSWORD
 
 pytestmark = pytest.mark.slow
@@ -110,17 +109,7 @@ def _shot(page: Page, folder: Path, name: str) -> None:
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
-def test_screenshots_of_the_main_pages(tmp_path: Path) -> None:
-    need_browser()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            _take(browser, tmp_path)
-        finally:
-            browser.close()
-
-
-def _take(chromium: Browser, tmp_path: Path) -> None:
+def test_screenshots_of_the_main_pages(chromium: Browser, tmp_path: Path) -> None:
     folder = DOCS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path / "shots"
     folder.mkdir(parents=True, exist_ok=True)
     env = signoff_env(data_dir=str(tmp_path / "data"))
