@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from signoff.domain.model import UserRole
+from signoff.domain.model import SYSTEM, UserRole
 from signoff.service import loops as loop_service
 from signoff.service import users as user_service
 from signoff.service import webhooks as webhook_service
@@ -115,6 +115,52 @@ async def test_an_admin_makes_and_edits_a_loop(site: Site) -> None:
         assert r.status_code == 303
         loop = await loop_service.get_loop(site.ctx, loop.id)
         assert (loop.name, loop.reviewers, loop.allow_self_approval) == ("refunds-eu", (), False)
+
+
+async def test_saving_the_loop_form_keeps_what_the_form_does_not_show(site: Site) -> None:
+    """Rules, stages, assignment and the clocks are set through the API; the form must not
+    wipe them (a saved form once dropped an auto-reject rule without a word)."""
+    await site.person("root", UserRole.admin)
+    ann = await site.person("ann")
+    loop_id = await site.loop("guarded", [ann])
+    policy = {
+        "rules": [{"when": "metadata.amount < 5", "action": "auto_reject"}],
+        "stages": [{"name": "lead", "reviewers": [ann]}],
+        "assignment": "round_robin",
+        "default_timeout_seconds": 3600,
+        "default_timeout_action": "reject",
+        "pickup_timeout_seconds": 600,
+        "reminders": [0.5],
+    }
+    await loop_service.update_loop(site.ctx, SYSTEM, loop_id, policy)
+    before = await loop_service.get_loop(site.ctx, loop_id)
+    async with site.client() as admin:
+        await sign_in(admin, "root@example.com")
+        token = await page_token(admin, f"/admin/loops/{loop_id}")
+        r = await admin.post(
+            f"/admin/loops/{loop_id}",
+            data={
+                "csrf_token": token,
+                "name": "guarded",
+                "description": "now described",
+                "reviewers": ann,
+                "required_approvals": "1",
+                "default_timeout_minutes": "60",
+            },
+        )
+        assert r.status_code == 303, r.text[:1000]
+    after = await loop_service.get_loop(site.ctx, loop_id)
+    assert after.description == "now described"
+    assert (after.rules, after.stages, after.assignment) == (
+        before.rules,
+        before.stages,
+        before.assignment,
+    )
+    assert (after.default_timeout_action, after.pickup_timeout_seconds, after.reminders) == (
+        before.default_timeout_action,
+        600,
+        (0.5,),
+    )
 
 
 async def test_keys_are_shown_once_and_revoked(site: Site) -> None:

@@ -158,7 +158,7 @@ async def test_a_reviewer_cannot_see_or_decide_a_request_of_another_loop(site: S
                 "csrf_token": token,
             },
         )
-        assert "you are not a reviewer of loop" in batch.text
+        assert "you are not a reviewer of" in batch.text
         stream = await browser.get(f"/requests/{created['id']}/stream")
         assert stream.status_code == 404
     assert ann  # ann exists and is simply not in bob's loop

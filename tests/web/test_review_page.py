@@ -120,3 +120,16 @@ async def test_a_revision_shows_earlier_rounds_their_feedback_and_the_diff(site:
     assert '<span class="ins">+the price is 12.</span>' in text
     older = await _page(site, str(first["id"]))
     assert "This request has a newer round" in older and str(second["id"]) in older
+
+
+async def test_an_ai_analysis_with_only_some_fields_shows_what_it_has(site: Site) -> None:
+    ann = await site.person("ann")
+    loop = await site.loop("l", [ann])
+    for analysis, shown, absent in (
+        ({"confidence": 0.5}, "50 %", "Risk score"),
+        ({"risk_score": 0.9}, "0.90", "Confidence"),
+        ({"flags": ["a"]}, "<li>a</li>", "Confidence"),
+    ):
+        created = await site.create(loop, ai_analysis=analysis)
+        text = await _page(site, str(created["id"]))
+        assert shown in text and absent not in text, analysis

@@ -155,6 +155,17 @@ async def create_loop(request: Request, ctx: Ctx, session: AdminSession) -> Resp
     return RedirectResponse(f"/admin/loops?saved={loop.id}", status_code=303)
 
 
+_FORM_FIELDS = (
+    "name",
+    "description",
+    "reviewers",
+    "required_approvals",
+    "allow_self_approval",
+    "default_timeout_seconds",
+    "allow_timeout_approval",
+)
+
+
 def _as_draft(loop: Loop) -> LoopDraft:
     return LoopDraft(
         name=loop.name,
@@ -180,7 +191,10 @@ async def update_loop(request: Request, loop_id: str, ctx: Ctx, session: AdminSe
     loop = await loop_service.get_loop(ctx, loop_id)
     try:
         draft = await _loop_draft(request)
-        await loop_service.update_loop(ctx, session.principal, loop_id, dict(draft.__dict__))
+        # Only what the form holds: rules, stages, assignment and the clocks set through the
+        # API stay as they are.
+        changes = {name: getattr(draft, name) for name in _FORM_FIELDS}
+        await loop_service.update_loop(ctx, session.principal, loop_id, changes)
     except (ValidationFailed, Conflict) as exc:
         errors = _errors(exc) if isinstance(exc, ValidationFailed) else {"name": exc.detail}
         sent = await _draft_as_sent(request, _as_draft(loop))
