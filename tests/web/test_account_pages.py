@@ -90,3 +90,13 @@ async def test_a_deactivated_user_loses_their_session_and_invite(site: Site) -> 
 async def _reactivate(site: Site, user_id: str) -> str:
     await update_user(site.ctx, SYSTEM, user_id, {"active": True})
     return user_id
+
+
+async def test_a_bad_account_link_says_what_kind_of_link_it_was(site: Site) -> None:
+    async with site.client() as browser:
+        for path in ("/invite/garbage", "/setup/garbage"):
+            page = await browser.get(path)
+            assert page.status_code in (404, 410), path
+            assert "This link does not work" in page.text
+            assert "Set-up and invite links work once" in page.text
+            assert "review links" not in page.text, path

@@ -42,7 +42,14 @@ _TEXT = {
 
 
 async def _closed(request: Request, detail: str, status: int) -> Response:
-    values = {"heading": "This link does not work", "detail": detail, "opened": None, "done": None}
+    values = {
+        "heading": "This link does not work",
+        "detail": detail,
+        "opened": None,
+        "done": None,
+        "about": "Set-up and invite links work once, until they expire; an admin can send a "
+        "new invite.",
+    }
     return await page(request, "link_closed.html", values, status=status)
 
 
