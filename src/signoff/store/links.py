@@ -68,44 +68,30 @@ async def list_links(conn: Conn, request_id: str) -> list[ReviewLink]:
     return [_link(r) for r in await conn.execute(query)]
 
 
+def _close_open(where: sa.ColumnElement[bool], **values: Any) -> sa.Update:
+    """An update of the links matching `where` that are still open (neither spent nor
+    revoked): the guard in the statement itself, so a link closes once whoever races."""
+    return (
+        review_links.update()
+        .where(where, review_links.c.spent_at.is_(None), review_links.c.revoked_at.is_(None))
+        .values(**values)
+    )
+
+
 async def spend_link(conn: Conn, link_id: str, vote_id: str, now: datetime) -> bool:
     """Mark the link used by `vote_id`; False when it was spent or revoked meanwhile."""
-    result = await conn.execute(
-        review_links.update()
-        .where(
-            review_links.c.id == link_id,
-            review_links.c.spent_at.is_(None),
-            review_links.c.revoked_at.is_(None),
-        )
-        .values(spent_at=now, vote_id=vote_id)
-    )
-    return result.rowcount == 1
+    query = _close_open(review_links.c.id == link_id, spent_at=now, vote_id=vote_id)
+    return (await conn.execute(query)).rowcount == 1
 
 
 async def revoke_link(conn: Conn, link_id: str, now: datetime) -> bool:
-    result = await conn.execute(
-        review_links.update()
-        .where(
-            review_links.c.id == link_id,
-            review_links.c.spent_at.is_(None),
-            review_links.c.revoked_at.is_(None),
-        )
-        .values(revoked_at=now)
-    )
-    return result.rowcount == 1
+    query = _close_open(review_links.c.id == link_id, revoked_at=now)
+    return (await conn.execute(query)).rowcount == 1
 
 
 async def revoke_user_links(conn: Conn, user_id: str, now: datetime) -> int:
-    result = await conn.execute(
-        review_links.update()
-        .where(
-            review_links.c.user_id == user_id,
-            review_links.c.spent_at.is_(None),
-            review_links.c.revoked_at.is_(None),
-        )
-        .values(revoked_at=now)
-    )
-    return int(result.rowcount)
+    query = _close_open(review_links.c.user_id == user_id, revoked_at=now)
+    return int((await conn.execute(query)).rowcount)
 
 
 def _account_token(row: Any) -> AccountToken:
