@@ -459,7 +459,9 @@ async def _restart_stages(tx: Tx, request: Request) -> Request:
             "required_approvals": stages[first].stage.required_approvals,
         },
     )
-    return await _load(tx.conn, request.id)
+    restarted = await _load(tx.conn, request.id)
+    await timeouts.stage_entered(tx, restarted)
+    return restarted
 
 
 async def cancel_request(

@@ -33,6 +33,9 @@ async def _move_stages(tx: Tx, request: Request, verdict: VoteVerdict, voter: Pr
             required_approvals=verdict.stages[following].stage.required_approvals,
         )
     await store.update_pending(tx.conn, request.id, values)
+    if following is not None:
+        entered = await _load(tx.conn, request.id)
+        await timeouts.stage_entered(tx, entered)
     if verdict.stage_completed is None:
         return
     done = verdict.stage_completed
