@@ -84,3 +84,27 @@ async def test_an_open_loop_with_stages_assigns_nobody(api: Api) -> None:
     assert (await decide(api, "ann", request["id"])).status_code == 201
     assert (await read(api, request["id"]))["stage"] == "finance"
     assert await assigned_events(api) == []
+
+
+async def test_new_content_sends_the_request_back_to_the_first_stage_and_its_reviewers(
+    api: Api,
+) -> None:
+    ids = await team(api, "ann", "bob", "cat")
+    stages = [_stage("lead", [ids["ann"]]), _stage("finance", [ids["bob"], ids["cat"]])]
+    loop_id = await loop(api, ids.values(), "round_robin", stages=stages)
+    request = await create(api, loop_id)
+    assert (await decide(api, "ann", request["id"])).status_code == 201
+    assert assignees(await read(api, request["id"])) == [ids["bob"]]
+
+    r = await api.as_("requester", "PATCH", f"/v1/requests/{request['id']}", json={"content": "x"})
+    assert r.status_code == 200, r.text
+    now = await read(api, request["id"])
+    assert (now["stage"], assignees(now)) == ("lead", [ids["ann"]])  # her vote was voided
+    last = (await assigned_events(api))[-1]
+    assert (last["assignee"], last["reason"], last["replaced"]) == (
+        ids["ann"],
+        "stage",
+        [ids["bob"]],
+    )
+    assert await assigned_to(api, ids["bob"]) == []
+    assert (await decide(api, "ann", request["id"])).status_code == 201

@@ -91,15 +91,14 @@ async def assign_new(tx: Tx, loop: Loop, created: list[Request]) -> list[Request
     return await _assign(tx, loop, created, loop.assignment.value)
 
 
-async def assign_stage(
-    tx: Tx, loop: Loop, request: Request, voted: Collection[str], replaced: list[str]
-) -> Request:
-    """The request entered its next stage: give it to that stage's reviewers, never to anyone
-    who voted already (one person never counts in two stages). `replaced`: the assignments
-    of the stage it left, ended by the caller."""
+async def assign_stage(tx: Tx, loop: Loop, request: Request, voted: Collection[str]) -> Request:
+    """The request entered another stage (the next, or the first again after new content):
+    the assignments of the stage it left end, and it goes to the new stage's reviewers, never
+    to anyone in `voted` (who voted in an earlier stage: one person never counts in two)."""
     if loop.assignment is AssignmentStrategy.open:
         return request
-    [given] = await _assign(tx, loop, [request], "stage", voted, replaced)
+    ended = await store.end_assignments(tx.conn, request.id, None, tx.now)
+    [given] = await _assign(tx, loop, [request], "stage", voted, ended)
     return given
 
 

@@ -10,7 +10,6 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.assignment import Standing
 from ..domain.ids import new_id
 from ..domain.model import (
-    AssignmentStrategy,
     Loop,
     Principal,
     Request,
@@ -21,7 +20,6 @@ from ..domain.model import (
 from ..domain.rules import stages_to_json
 from ..domain.voting import Ballot, VoteVerdict, cast_vote, covered_voters
 from ..errors import Conflict, NotFound
-from ..store import assignments as assignment_store
 from ..store import loops as loop_store
 from ..store import requests as store
 from . import assignments, timeouts
@@ -76,10 +74,8 @@ async def _move_stages(
         },
         request=request,
     )
-    if entered is not None and loop.assignment is not AssignmentStrategy.open:
-        # The stage it left is done: its assignments end, the new stage's people take over.
-        ended = await assignment_store.end_assignments(tx.conn, request.id, None, tx.now)
-        await assignments.assign_stage(tx, loop, entered, voted, ended)
+    if entered is not None:
+        await assignments.assign_stage(tx, loop, entered, voted)
 
 
 async def vote(
