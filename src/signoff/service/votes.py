@@ -9,14 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain.assignment import Standing
 from ..domain.ids import new_id
-from ..domain.model import (
-    Loop,
-    Principal,
-    Request,
-    StageStatus,
-    Status,
-    Vote,
-)
+from ..domain.model import Loop, Principal, Request, StageStatus, Status, Vote
 from ..domain.rules import stages_to_json
 from ..domain.voting import Ballot, VoteVerdict, cast_vote, covered_voters
 from ..errors import Conflict, NotFound
