@@ -6,8 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from signoff.domain.model import Decision, Status, TimeoutAction
-from signoff.domain.timers import EscalationStep, TimerKind, on_timeout, plan, still_ahead
+from signoff.domain.model import Decision, Stage, Status, TimeoutAction
+from signoff.domain.timers import (
+    EscalationStep,
+    TimerKind,
+    on_timeout,
+    plan,
+    stage_ran_out,
+    stage_timer,
+    still_ahead,
+)
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -82,3 +90,17 @@ def test_what_a_timeout_does(
     verdict = on_timeout(action, approval_allowed=allowed)
     assert (verdict.status, verdict.decision, verdict.action) == (status, decision, taken)
     assert (verdict.note is not None) == (action is not taken)
+
+
+def test_a_stage_timer_counts_from_when_the_stage_started_and_fires_only_in_that_stage() -> None:
+    lead = Stage("lead", timeout_seconds=60)
+    timer = stage_timer(0, lead, s(10))
+    assert timer is not None
+    assert (timer.kind, timer.due_at, timer.step) == (TimerKind.stage_timeout, s(70), 0)
+    assert timer.data == {"stage": 0, "name": "lead"}
+    assert stage_timer(0, Stage("lead"), s(10)) is None  # no timeout: no timer
+    assert stage_ran_out(0, 0, lead, s(10), s(70))
+    assert not stage_ran_out(0, 0, lead, s(10), s(69))  # never early
+    assert not stage_ran_out(0, 1, lead, s(10), s(500))  # the request moved on
+    assert not stage_ran_out(0, 0, lead, s(40), s(70))  # entered again later: counts from then
+    assert still_ahead([timer], s(100)) == [timer]  # a past stage timeout is kept when replanned

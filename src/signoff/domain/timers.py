@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from .model import Decision, Status, TimeoutAction
+from .model import Decision, Stage, Status, TimeoutAction
 
 
 class TimerKind(StrEnum):
@@ -21,6 +21,7 @@ class TimerKind(StrEnum):
     reminder = "reminder"
     escalation = "escalation"
     timeout = "timeout"
+    stage_timeout = "stage_timeout"  # the stage named in `data` ran out of time
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,33 @@ def plan(
     return sorted(timers, key=lambda t: t.due_at)
 
 
+def stage_timer(index: int, stage: Stage, started_at: datetime | None) -> PlannedTimer | None:
+    """The timer of a stage with a timeout, counted from when the request entered it."""
+    if stage.timeout_seconds is None or started_at is None:
+        return None
+    return PlannedTimer(
+        TimerKind.stage_timeout,
+        started_at + timedelta(seconds=stage.timeout_seconds),
+        index,
+        {"stage": index, "name": stage.name},
+    )
+
+
+def stage_ran_out(
+    index: int, current: int | None, stage: Stage, started_at: datetime | None, now: datetime
+) -> bool:
+    """Whether the timer of stage `index` times the request out at `now`: only while the
+    request is still in that stage, and never before the stage's own time (a stage entered
+    again, after new content restarted approval, counts from its new start)."""
+    if current != index or stage.timeout_seconds is None or started_at is None:
+        return False
+    return started_at + timedelta(seconds=stage.timeout_seconds) <= now
+
+
 def still_ahead(timers: list[PlannedTimer], now: datetime) -> list[PlannedTimer]:
-    """After a deadline moves: the timers not yet due (the timeout is kept even if past)."""
-    return [t for t in timers if t.due_at > now or t.kind is TimerKind.timeout]
+    """After a deadline moves: the timers not yet due (timeouts are kept even if past)."""
+    kept = (TimerKind.timeout, TimerKind.stage_timeout)
+    return [t for t in timers if t.due_at > now or t.kind in kept]
 
 
 @dataclass(frozen=True)

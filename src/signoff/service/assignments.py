@@ -6,6 +6,7 @@ they decide and records `request.assigned` events in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -83,31 +84,68 @@ def _assigned_event(
 async def assign_new(tx: Tx, loop: Loop, created: list[Request]) -> list[Request]:
     """Give new requests to reviewers by the loop's strategy; one event per assignment.
 
-    The loop's row is locked first, so concurrent creates on any replica take turns: each reads
-    the cursor and the loads the one before it left.
+    On a loop with stages, a request goes to the reviewers of the stage it starts in (a stage
+    without reviewers of its own takes the loop's).
     """
     if loop.assignment is AssignmentStrategy.open or not created:
         return created
+    return await _assign(tx, loop, created, loop.assignment.value)
+
+
+async def assign_stage(tx: Tx, loop: Loop, request: Request, voted: Collection[str]) -> Request:
+    """The request entered another stage (the next, or the first again after new content):
+    the assignments of the stage it left end, and it goes to the new stage's reviewers, never
+    to anyone in `voted` (who voted in an earlier stage: one person never counts in two)."""
+    if loop.assignment is AssignmentStrategy.open:
+        return request
+    ended = await store.end_assignments(tx.conn, request.id, None, tx.now)
+    [given] = await _assign(tx, loop, [request], "stage", voted, ended)
+    return given
+
+
+def _asked(request: Request, reviewers: tuple[str, ...]) -> tuple[str, ...]:
+    """Who may be given `request`: its current stage's reviewers, else the loop's."""
+    stage = request.current_stage
+    return stage.reviewers if stage is not None and stage.reviewers else reviewers
+
+
+async def _assign(
+    tx: Tx,
+    loop: Loop,
+    requests: list[Request],
+    reason: str,
+    voted: Collection[str] = (),
+    replaced: list[str] | None = None,
+) -> list[Request]:
+    """The loop's row is locked first, so concurrent creates on any replica take turns: each
+    reads the cursor and the loads the one before it left."""
     cursor = await store.lock_cursor(tx.conn, loop.id)
     with_reviewers = await loop_store.get_loop(tx.conn, loop.id)
     reviewers = with_reviewers.reviewers if with_reviewers else ()
+    asked = {r.id: _asked(r, reviewers) for r in requests}
     absences = await store.current_absences(tx.conn, tx.now)
-    people = list({*reviewers, *(a.delegate_id for a in absences.values() if a.delegate_id)})
+    people = list(
+        {
+            *reviewers,
+            *(u for names in asked.values() for u in names),
+            *(a.delegate_id for a in absences.values() if a.delegate_id),
+        }
+    )
     emails = await user_store.active_emails(tx.conn, people)
     loads: dict[str, int] = {}
     if loop.assignment is AssignmentStrategy.least_loaded:
         loads = await store.pending_loads(tx.conn, people)
     rows: list[dict[str, Any]] = []
     answered: list[Request] = []
-    for request in created:
+    for request in requests:
         chosen = select(
             loop.assignment,
-            reviewers,
+            asked[request.id],
             count=request.required_approvals,
             cursor=cursor,
             loads=loads,
             absences=absences,
-            barred=_barred(request, loop, people, emails),
+            barred=_barred(request, loop, people, emails) | set(voted),
             now=tx.now,
         )
         cursor = chosen.cursor
@@ -120,7 +158,7 @@ async def assign_new(tx: Tx, loop: Loop, created: list[Request]) -> list[Request
     await store.insert_assignments(tx.conn, rows)
     for request in answered:
         for assignee in request.assignees:
-            _assigned_event(tx, SYSTEM.actor(), request, assignee, loop.assignment.value)
+            _assigned_event(tx, SYSTEM.actor(), request, assignee, reason, replaced)
     return answered
 
 

@@ -459,7 +459,13 @@ async def _restart_stages(tx: Tx, request: Request) -> Request:
             "required_approvals": stages[first].stage.required_approvals,
         },
     )
-    return await _load(tx.conn, request.id)
+    restarted = await _load(tx.conn, request.id)
+    await timeouts.stage_entered(tx, restarted)
+    if first != request.stage:  # back at the first stage: its reviewers are asked again
+        loop = await loop_store.get_loop(tx.conn, request.loop_id, reviewers=False)
+        if loop is not None:
+            await assignments.assign_stage(tx, loop, restarted, ())
+    return restarted
 
 
 async def cancel_request(

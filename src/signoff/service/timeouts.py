@@ -17,7 +17,8 @@ from typing import Any
 from ..domain import timers as plan
 from ..domain.ids import new_id
 from ..domain.lifecycle import can_transition
-from ..domain.model import SYSTEM, Loop, Request, Status
+from ..domain.model import SYSTEM, Loop, Request, StageStatus, Status
+from ..domain.rules import mark_stage, stages_to_json
 from ..domain.timers import PlannedTimer, TimerKind
 from ..errors import InvalidTransition
 from ..store import loops as loop_store
@@ -55,13 +56,22 @@ async def _write(tx: Tx, request_id: str, planned: list[PlannedTimer]) -> None:
 
 
 def _plan(request: Request, loop: Loop) -> list[PlannedTimer]:
-    return plan.plan(
+    timers = plan.plan(
         created_at=request.created_at,
         deadline_at=request.deadline_at,
         pickup_deadline_at=None if request.picked_up_at else request.pickup_deadline_at,
         reminders=loop.reminders,
         escalation=loop.escalation,
     )
+    stage = _stage_timer(request)
+    return timers if stage is None else sorted([*timers, stage], key=lambda t: t.due_at)
+
+
+def _stage_timer(request: Request) -> PlannedTimer | None:
+    if request.stage is None:
+        return None
+    stage = request.stages[request.stage].stage
+    return plan.stage_timer(request.stage, stage, request.stage_started_at)
 
 
 async def schedule_new(tx: Tx, created: list[Request], loop: Loop) -> None:
@@ -95,6 +105,16 @@ async def reschedule(tx: Tx, request: Request) -> None:
     await store.cancel_timers(tx.conn, [request.id])
     if loop is not None:
         await _write(tx, request.id, plan.still_ahead(_plan(request, loop), tx.now))
+
+
+async def stage_entered(tx: Tx, request: Request) -> None:
+    """The request moved to another stage (the next one, or the first again after new
+    content): the timer of the stage it left goes, the new stage's timeout is planned from now.
+    `request` is as it is after the move."""
+    await store.cancel_timers(tx.conn, [request.id], (TimerKind.stage_timeout,))
+    timer = _stage_timer(request) if request.is_pending else None
+    if timer is not None:
+        await _write(tx, request.id, [timer])
 
 
 async def picked_up(tx: Tx, request: Request) -> None:
@@ -217,6 +237,8 @@ async def _fire(batch: _Batch, timer: Timer) -> None:
     data = {**_about(request), "due_at": rfc3339(timer.due_at)}
     if timer.kind is TimerKind.timeout:
         await _time_out(batch, request, timer)
+    elif timer.kind is TimerKind.stage_timeout:
+        await _stage_time_out(batch, request, timer)
     elif timer.kind is TimerKind.reminder:
         fraction = (timer.data or {}).get("fraction")
         tx.record(
@@ -283,9 +305,25 @@ async def _escalate(batch: _Batch, request: Request, timer: Timer, data: dict[st
 
 
 async def _time_out(batch: _Batch, request: Request, timer: Timer) -> None:
-    tx = batch.tx
-    if request.deadline_at is None or request.deadline_at > tx.now:
+    if request.deadline_at is None or request.deadline_at > batch.tx.now:
         return  # the deadline moved later since this timer was written: never early
+    await _end(batch, request, timer, None)
+
+
+async def _stage_time_out(batch: _Batch, request: Request, timer: Timer) -> None:
+    """A stage ran out of time: the request ends by its timeout action, as at its deadline.
+    A timer whose stage the request has left (approved, or entered again since) does nothing."""
+    index = int((timer.data or {}).get("stage", timer.step))
+    if not 0 <= index < len(request.stages):
+        return
+    stage = request.stages[index].stage
+    if plan.stage_ran_out(index, request.stage, stage, request.stage_started_at, batch.tx.now):
+        await _end(batch, request, timer, index)
+
+
+async def _end(batch: _Batch, request: Request, timer: Timer, stage: int | None) -> None:
+    """End `request` by its timeout action; `stage`: the index of the stage that ran out."""
+    tx = batch.tx
     loop = await batch.loop(request.loop_id)
     verdict = plan.on_timeout(
         request.timeout_action, approval_allowed=bool(loop and loop.allow_timeout_approval)
@@ -294,10 +332,16 @@ async def _time_out(batch: _Batch, request: Request, timer: Timer) -> None:
     from .requests import _leave_pending
 
     values: dict[str, Any] = {"decided_by": [SYSTEM_ON_TIMEOUT]}
+    before = "the deadline"
+    stages = request.stages
+    if stage is not None:
+        before = f"the timeout of stage {request.stages[stage].stage.name!r}"
+        stages = mark_stage(request.stages, stage, StageStatus.ended)
+        values["stages"] = stages_to_json(stages)
     if verdict.decision is not None:
         values.update(
             decision=verdict.decision.value,
-            feedback=f"No decision before the deadline: {verdict.decision.value} by the system.",
+            feedback=f"No decision before {before}: {verdict.decision.value} by the system.",
             final_content=request.content,
             edited=False,
         )
@@ -324,6 +368,7 @@ async def _time_out(batch: _Batch, request: Request, timer: Timer) -> None:
         decided_by=values["decided_by"],
         completed_at=tx.now,
         updated_at=tx.now,
+        stages=stages,
     )
     batch.requests[after.id] = after
     snapshot = {
@@ -333,6 +378,14 @@ async def _time_out(batch: _Batch, request: Request, timer: Timer) -> None:
         "deadline_at": rfc3339(request.deadline_at),
         "due_at": rfc3339(timer.due_at),
     }
+    if stage is not None:
+        ran_out = request.stages[stage].stage
+        snapshot["stage"] = {
+            "index": stage,
+            "name": ran_out.name,
+            "timeout_seconds": ran_out.timeout_seconds,
+            "started_at": rfc3339(request.stage_started_at),
+        }
     if verdict.note:
         snapshot["note"] = verdict.note
     event = "request.completed" if verdict.status is Status.completed else "request.timed_out"

@@ -9,9 +9,9 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain.assignment import Standing
 from ..domain.ids import new_id
-from ..domain.model import Principal, Request, StageStatus, Status, Vote
+from ..domain.model import Loop, Principal, Request, StageStatus, Status, Vote
 from ..domain.rules import stages_to_json
-from ..domain.voting import Ballot, VoteVerdict, cast_vote
+from ..domain.voting import Ballot, VoteVerdict, cast_vote, covered_voters
 from ..errors import Conflict, NotFound
 from ..store import loops as loop_store
 from ..store import requests as store
@@ -21,8 +21,12 @@ from .requests import _leave_pending, _load, check_can_read
 from .views import decision_snapshot, vote_snapshot
 
 
-async def _move_stages(tx: Tx, request: Request, verdict: VoteVerdict, voter: Principal) -> None:
-    """Write the stages a vote changed; a completed stage is an event of its own."""
+async def _move_stages(
+    tx: Tx, request: Request, loop: Loop, verdict: VoteVerdict, voter: Principal, voted: set[str]
+) -> None:
+    """Write the stages a vote changed; a completed stage is an event of its own. The stage
+    that starts gets its timeout timer and, on a loop that assigns, its own assignees (never
+    one of `voted`, who voted in an earlier stage)."""
     assert verdict.stages is not None
     values: dict[str, Any] = {"stages": stages_to_json(verdict.stages), "updated_at": tx.now}
     following = verdict.next_stage
@@ -33,6 +37,10 @@ async def _move_stages(tx: Tx, request: Request, verdict: VoteVerdict, voter: Pr
             required_approvals=verdict.stages[following].stage.required_approvals,
         )
     await store.update_pending(tx.conn, request.id, values)
+    entered = None
+    if following is not None:
+        entered = await _load(tx.conn, request.id)
+        await timeouts.stage_entered(tx, entered)
     if verdict.stage_completed is None:
         return
     done = verdict.stage_completed
@@ -59,6 +67,8 @@ async def _move_stages(tx: Tx, request: Request, verdict: VoteVerdict, voter: Pr
         },
         request=request,
     )
+    if entered is not None:
+        await assignments.assign_stage(tx, loop, entered, voted)
 
 
 async def vote(
@@ -127,7 +137,10 @@ async def vote_in(
         request=request,
     )
     if verdict.stages is not None:
-        await _move_stages(tx, request, verdict, voter)
+        voted = covered_voters(votes) | {voter.voter_id}
+        if voter.on_behalf_of is not None:
+            voted.add(voter.on_behalf_of)
+        await _move_stages(tx, request, loop, verdict, voter, voted)
     if verdict.outcome is not None:
         out = verdict.outcome
         await _leave_pending(
