@@ -50,7 +50,7 @@ async def test_a_call_approved_while_it_waits_answers_the_decision_and_the_edit(
         assert found["loop_id"] == loop.id
         assert (found["status"], found["decision"]) == ("completed", "approved")
         assert (found["content"], found["edited"]) == ("Refund $100 to Bob", True)
-        assert found["review_url"].endswith(f"/review/{request.id}")
+        assert found["review_url"].endswith(f"/requests/{request.id}")
         assert "APPROVED" in text(result) and "Refund $100 to Bob" in text(result)
         assert request.metadata == {"order": 4711} and request.title == "Refund 4711"
 
