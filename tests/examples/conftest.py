@@ -6,30 +6,16 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from signoff.client import Client, Loop
-from tests.integration.server import Server, serve, signoff_env
+from tests.integration.server import Live, serve, signoff_env, staffed
 
 from .support import Example
 
 _names = itertools.count()
-
-
-@dataclass(frozen=True)
-class Live:
-    server: Server
-    admin_key: str
-    requester_key: str
-    reviewer_key: str
-    reviewer_id: str
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
 
 @pytest.fixture(scope="session")
@@ -37,14 +23,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     root = tmp_path_factory.mktemp("examples")
     env = signoff_env(data_dir=str(root / "data"), allow_private_urls="true")
     with serve(env, root / "logs") as server:
-        key = server.first_key()
-        assert key, server.stdout
-        with Client(server.url, key) as admin:
-            ann = admin.create_user("ann@example.com", "Ann", role="reviewer")
-            ann_key = admin.create_api_key("ann", "reviewer", user_id=ann.id).key
-            agent_key = admin.create_api_key("agent", "requester").key
-        assert ann_key and agent_key
-        yield Live(server, key, agent_key, ann_key, ann.id)
+        yield staffed(server)
 
 
 @pytest.fixture

@@ -127,3 +127,32 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class Live:
+    """A running server with its first admin key, a requester key and a reviewer, Ann."""
+
+    server: Server
+    admin_key: str
+    requester_key: str
+    reviewer_key: str
+    reviewer_id: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+def staffed(server: Server) -> Live:
+    """Make Ann (a reviewer, with her key) and an agent's requester key on a fresh server."""
+    from signoff.client import Client
+
+    key = server.first_key()
+    assert key, server.stdout
+    with Client(server.url, key) as admin:
+        ann = admin.create_user("ann@example.com", "Ann", role="reviewer")
+        ann_key = admin.create_api_key("ann", "reviewer", user_id=ann.id).key
+        agent_key = admin.create_api_key("agent", "requester").key
+    assert ann_key and agent_key
+    return Live(server, key, agent_key, ann_key, ann.id)

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from signoff.client import AsyncClient, Client, Loop
+from signoff.client import AsyncClient, Loop
 from tests.integration.databases import empty_postgres
-from tests.integration.server import serve, signoff_env
+from tests.integration.server import serve, signoff_env, staffed
 from tests.mcp.support import BOUND, Live
 
 FAST = {"retries": 3, "backoff": 0.02, "max_backoff": 0.1}
@@ -32,14 +32,7 @@ def live(
             settings["database_url"] = stack.enter_context(empty_postgres())
         # A busy machine (CI beside other jobs) can take a while to start Python and migrate.
         server = stack.enter_context(serve(signoff_env(**settings), root / "logs", timeout=120))
-        key = server.first_key()
-        assert key, server.stdout
-        with Client(server.url, key) as admin:
-            ann = admin.create_user("ann@example.com", "Ann", role="reviewer")
-            ann_key = admin.create_api_key("ann", "reviewer", user_id=ann.id).key
-            agent_key = admin.create_api_key("agent", "requester").key
-        assert ann_key and agent_key
-        yield Live(server, key, agent_key, ann_key, ann.id)
+        yield staffed(server)
 
 
 @pytest.fixture

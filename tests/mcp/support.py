@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,24 +12,11 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.types import CallToolResult
 
-from tests.integration.server import SIGNOFF, Server
+from tests.integration.server import SIGNOFF, Live
 
 # How long a tool call waits for a decision before it answers `pending`: short, so a test of
 # that path takes seconds; long enough for a test to decide while a call is in flight.
 BOUND = 6.0
-
-
-@dataclass(frozen=True)
-class Live:
-    server: Server
-    admin_key: str
-    requester_key: str
-    reviewer_key: str
-    reviewer_id: str
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
 
 Session = ClientSession | Client
