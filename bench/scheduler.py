@@ -46,7 +46,7 @@ from signoff.store.migrate import upgrade
 from signoff.store.tables import events, requests, timers
 
 BATCH = 1000
-LEAD = 2.0  # seconds from setting the deadlines to the first of them (plus 1 s per 5,000)
+LEAD = 2.0  # seconds from setting the deadlines to the first of them (plus 1 s per 2,000)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -104,7 +104,7 @@ async def fire(settings: Settings, count: int, spread: float) -> dict[str, Any]:
         # Rewriting every deadline takes a while on PostgreSQL (and leaves a dead copy of each
         # row): the lead leaves time for it and for the vacuum after it, so no deadline is
         # past before the scheduler could know of it.
-        first = datetime.now(UTC) + timedelta(seconds=LEAD + count / 5000)
+        first = datetime.now(UTC) + timedelta(seconds=LEAD + count / 2000)
         deadlines = await set_deadlines(ctx, ids, first, spread)
         await settle(ctx, settings)
         left = (first - datetime.now(UTC)).total_seconds()

@@ -16,7 +16,7 @@ from ..store.db import Conn, Database
 from ..store.notify import (
     notify_events_sealed,
     notify_messages_queued,
-    notify_request_changed,
+    notify_requests_changed,
     notify_timers_added,
 )
 from .notifications import queue_notifications
@@ -131,8 +131,7 @@ async def transaction(ctx: Context) -> AsyncIterator[Tx]:
                 conn, tx.now, written, public_url=ctx.public_url, email=ctx.email_enabled
             )
             if not ctx.db.is_sqlite:
-                for request_id in tx.changed_requests:
-                    await notify_request_changed(conn, request_id)
+                await notify_requests_changed(conn, tx.changed_requests)
                 if queued or tx.wake:
                     await notify_messages_queued(conn)  # `signoff worker`s elsewhere send at once
                 if tx.next_timer is not None:
