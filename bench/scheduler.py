@@ -2,12 +2,13 @@
 
     .venv/bin/python bench/scheduler.py                      # SQLite, 10,000 due at once
     .venv/bin/python bench/scheduler.py --postgres-url postgresql://postgres@127.0.0.1/test
-    .venv/bin/python bench/scheduler.py --spread 60 --count 20000   # deadlines over 60 s
+    .venv/bin/python bench/scheduler.py --spread 180 --count 100000  # the issue-5 aim
 
 Each run makes a fresh database, creates `--count` requests through the service (batches of
-1,000), then moves every deadline (the requests' `deadline_at` and their timers' `due_at`) to
-2 s from now, or spreads them evenly over `--spread` seconds from then: setting the deadlines
-after creating the requests is what lets 10,000 fall due at one instant. Signoff then runs as
+1,000), waits for the sealer (and on PostgreSQL vacuums), then moves every deadline (the
+requests' `deadline_at` and their timers' `due_at`) to 2 s + 1 s per 2,000 requests from now, or
+spreads them evenly over `--spread` seconds from then: setting the deadlines after creating the
+requests is what lets 10,000 fall due at one instant. Signoff then runs as
 `signoff serve`/`signoff worker` run it (Runtime.running: scheduler, dispatcher, sealer) on
 the real clock.
 
