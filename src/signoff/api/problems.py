@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -91,11 +92,15 @@ def from_validation(exc: RequestValidationError, content_type: str = "") -> JSON
         first = next(e for e in errors if e.get("type") == "json_invalid")
         detail = f"the body is not valid JSON: {first.get('ctx', {}).get('error', 'parse error')}"
         return problem(400, "malformed-json", "Malformed JSON", detail)
-    fields = [FieldError(_loc(e["loc"]), _message(e["msg"])) for e in errors]
+    failed = validation_failed(errors)
+    return problem(422, failed.slug, failed.title, failed.detail, errors=_fields(failed.errors))
+
+
+def validation_failed(errors: Sequence[Any], prefix: tuple[str, ...] = ()) -> ValidationFailed:
+    """pydantic's errors as a ValidationFailed naming each field (`body.rules.0.when`)."""
+    fields = [FieldError(_loc((*prefix, *e["loc"])), _message(e["msg"])) for e in errors]
     detail = "; ".join(f"{f.field}: {f.message}" for f in fields[:5])
-    return problem(
-        422, ValidationFailed.slug, ValidationFailed.title, detail, errors=_fields(fields)
-    )
+    return ValidationFailed(detail, fields)
 
 
 def install(app: FastAPI) -> None:
