@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from starlette.routing import Route
 
 from . import web
+from .api import inputs as api_inputs
 from .api.app import create_api
 from .api.guard import RequireKey
 from .config import Settings
@@ -180,5 +181,12 @@ def build_app(settings: Settings, public_url: str = "http://127.0.0.1:8000") -> 
 def create_app(ctx: Context, *, max_body_bytes: int, lifespan: object = None) -> FastAPI:
     """The HTTP app: the API under /v1 and the reviewer web app around it."""
     app = create_api(ctx, max_body_bytes=max_body_bytes, lifespan=lifespan)
-    web.install(app)
+    web.install(
+        app,
+        web.ApiShapes(
+            loop_changes=api_inputs.loop_changes,
+            request_draft=api_inputs.request_draft,
+            simulation_answer=api_inputs.simulation_answer,
+        ),
+    )
     return app

@@ -1,4 +1,4 @@
-"""Admin pages: loops, users, API keys and webhook endpoints, for role admin only.
+"""Admin pages: users, API keys and webhook endpoints, for role admin only (loops: admin_loops.py).
 
 Every form is CSRF-checked by the router and calls the same service function as the API
 (`service.loops`, `service.users`, `service.accounts`, `service.webhooks`). A secret made here
@@ -8,24 +8,22 @@ the form, and never again.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
-from ..domain.model import EVENT_TYPES, Loop, MessageStatus, Role, UserRole
+from ..domain.model import EVENT_TYPES, MessageStatus, Role, UserRole
 from ..errors import Conflict, NotFound, SignoffError, ValidationFailed
 from ..service import accounts
 from ..service import loops as loop_service
 from ..service import users as user_service
 from ..service import webhooks as webhook_service
-from ..service.loops import LoopDraft
 from ..service.webhooks import EndpointDraft
 from .auth import AdminSession, Ctx
 from .render import page
-from .routing import form_list, form_text, web_router
+from .routing import form_text, web_router
 
 router = web_router()
 MAX_ROWS = 500  # an admin list shows this many; more is a job for the API
@@ -45,161 +43,8 @@ async def admin_home(session: AdminSession) -> Response:
     return RedirectResponse("/admin/loops", status_code=303)
 
 
-# Loops
-
-
 async def _users(ctx: Any) -> list[Any]:
     return await user_service.list_users(ctx, None, MAX_ROWS)
-
-
-@router.get("/admin/loops")
-async def loops_page(
-    request: Request, ctx: Ctx, session: AdminSession, saved: str = ""
-) -> Response:
-    loops = await loop_service.list_loops(ctx, None, MAX_ROWS)
-    users = {u.id: u for u in await _users(ctx)}
-    values = {"loops": loops, "users": users, "saved": saved, "section": "loops"}
-    return await page(request, "admin_loops.html", values)
-
-
-_NEW_LOOP = LoopDraft(name="")
-
-
-async def _loop_form(
-    request: Request,
-    ctx: Any,
-    loop: Loop | None,
-    draft: LoopDraft,
-    errors: dict[str, str] | None = None,
-    status: int = 200,
-) -> Response:
-    values = {
-        "loop": loop,
-        "draft": draft,
-        "users": await _users(ctx),
-        "errors": errors or {},
-        "section": "loops",
-    }
-    return await page(request, "admin_loop_form.html", values, status=status)
-
-
-@router.get("/admin/loops/new")
-async def new_loop_page(request: Request, ctx: Ctx, session: AdminSession) -> Response:
-    return await _loop_form(request, ctx, None, _NEW_LOOP)
-
-
-def _int_field(raw: str, name: str, low: int, high: int, *, optional: bool = False) -> int | None:
-    raw = raw.strip()
-    if not raw and optional:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationFailed.field(name, "give a whole number") from None
-    if not low <= value <= high:
-        raise ValidationFailed.field(name, f"must be between {low} and {high}")
-    return value
-
-
-async def _loop_draft(request: Request) -> LoopDraft:
-    """The loop the form describes; ValidationFailed names the offending field."""
-    name = (await form_text(request, "name")).strip()
-    description = (await form_text(request, "description")).strip()
-    if not name:
-        raise ValidationFailed.field("name", "give the loop a name")
-    if len(name) > 200:
-        raise ValidationFailed.field("name", "at most 200 characters")
-    if len(description) > 10_000:
-        raise ValidationFailed.field("description", "at most 10,000 characters")
-    approvals = _int_field(
-        await form_text(request, "required_approvals"), "required_approvals", 1, 100
-    )
-    minutes = _int_field(
-        await form_text(request, "default_timeout_minutes"),
-        "default_timeout_minutes",
-        1,
-        365 * 24 * 60,
-        optional=True,
-    )
-    return LoopDraft(
-        name=name,
-        description=description,
-        reviewers=tuple(await form_list(request, "reviewers")),
-        required_approvals=approvals or 1,
-        allow_self_approval=await form_text(request, "allow_self_approval") == "1",
-        default_timeout_seconds=minutes * 60 if minutes else None,
-        allow_timeout_approval=await form_text(request, "allow_timeout_approval") == "1",
-    )
-
-
-async def _draft_as_sent(request: Request, base: LoopDraft) -> LoopDraft:
-    """What the form held, for showing it again next to its errors."""
-    return replace(
-        base,
-        name=await form_text(request, "name"),
-        description=await form_text(request, "description"),
-        reviewers=tuple(await form_list(request, "reviewers")),
-        allow_self_approval=await form_text(request, "allow_self_approval") == "1",
-        allow_timeout_approval=await form_text(request, "allow_timeout_approval") == "1",
-    )
-
-
-@router.post("/admin/loops")
-async def create_loop(request: Request, ctx: Ctx, session: AdminSession) -> Response:
-    try:
-        loop = await loop_service.create_loop(ctx, session.principal, await _loop_draft(request))
-    except (ValidationFailed, Conflict) as exc:
-        errors = _errors(exc) if isinstance(exc, ValidationFailed) else {"name": exc.detail}
-        draft = await _draft_as_sent(request, _NEW_LOOP)
-        return await _loop_form(request, ctx, None, draft, errors, status=422)
-    return RedirectResponse(f"/admin/loops?saved={loop.id}", status_code=303)
-
-
-_FORM_FIELDS = (
-    "name",
-    "description",
-    "reviewers",
-    "required_approvals",
-    "allow_self_approval",
-    "default_timeout_seconds",
-    "allow_timeout_approval",
-)
-
-
-def _as_draft(loop: Loop) -> LoopDraft:
-    return LoopDraft(
-        name=loop.name,
-        description=loop.description,
-        reviewers=loop.reviewers,
-        required_approvals=loop.required_approvals,
-        allow_self_approval=loop.allow_self_approval,
-        default_timeout_seconds=loop.default_timeout_seconds,
-        allow_timeout_approval=loop.allow_timeout_approval,
-    )
-
-
-@router.get("/admin/loops/{loop_id}")
-async def edit_loop_page(
-    request: Request, loop_id: str, ctx: Ctx, session: AdminSession
-) -> Response:
-    loop = await loop_service.get_loop(ctx, loop_id)
-    return await _loop_form(request, ctx, loop, _as_draft(loop))
-
-
-@router.post("/admin/loops/{loop_id}")
-async def update_loop(request: Request, loop_id: str, ctx: Ctx, session: AdminSession) -> Response:
-    loop = await loop_service.get_loop(ctx, loop_id)
-    try:
-        draft = await _loop_draft(request)
-        # Only what the form holds: rules, stages, assignment and the clocks set through the
-        # API stay as they are.
-        changes = {name: getattr(draft, name) for name in _FORM_FIELDS}
-        await loop_service.update_loop(ctx, session.principal, loop_id, changes)
-    except (ValidationFailed, Conflict) as exc:
-        errors = _errors(exc) if isinstance(exc, ValidationFailed) else {"name": exc.detail}
-        sent = await _draft_as_sent(request, _as_draft(loop))
-        return await _loop_form(request, ctx, loop, sent, errors, status=422)
-    return RedirectResponse(f"/admin/loops?saved={loop_id}", status_code=303)
 
 
 # Users
