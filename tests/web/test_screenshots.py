@@ -101,7 +101,52 @@ def _sample(admin: Client, url: str, key: str) -> dict[str, str]:
         headers={"Authorization": f"Bearer {key}"},
         timeout=10,
     ).json()["url"]
-    return {"revision": revision.id, "risky": risky.id, "link": link, "boss": boss.email}
+    return {
+        "revision": revision.id,
+        "risky": risky.id,
+        "link": link,
+        "boss": boss.email,
+        "ann": ann.id,
+        "payments": payments.id,
+    }
+
+
+def _route_payments(admin: Client, url: str, key: str, ids: dict[str, str]) -> None:
+    """Rules, stages and clocks for the loop page's picture (set after the other pictures,
+    which they would change)."""
+    treasury = admin.create_loop("Treasury", reviewers=[ids["ann"]])
+    policy = {
+        "assignment": "least_loaded",
+        "rules": [
+            {"when": "metadata.amount < 100", "action": "auto_approve"},
+            {"when": "ai_analysis.risk_score > 0.8", "action": "set_priority",
+             "priority": "urgent"},
+            {"when": '"new payee" in ai_analysis.flags', "action": "set_timeout",
+             "timeout_seconds": 4 * 3600},
+            {"when": 'metadata.currency != "EUR"', "action": "route_to", "loop_id": treasury.id},
+        ],
+        "stages": [
+            {"name": "team lead", "reviewers": [ids["ann"]], "timeout_seconds": 3600},
+            {"name": "finance", "when": "metadata.amount > 10000", "required_approvals": 2},
+        ],
+        "pickup_timeout_seconds": 900,
+        "reminders": [0.5, 0.9],
+        "escalation": [{"after_seconds": 2 * 3600, "route_to": treasury.id}],
+    }  # fmt: skip
+    r = httpx.patch(
+        f"{url}/v1/loops/{ids['payments']}",
+        json=policy,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+
+
+def _sign_in(page: Page, email: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
 
 
 def _shot(page: Page, folder: Path, name: str) -> None:
@@ -128,10 +173,7 @@ def test_screenshots_of_the_main_pages(chromium: Browser, tmp_path: Path) -> Non
                 page.goto(ids["link"])
                 expect(page.get_by_role("heading", name="Wire 12,500 EUR")).to_be_visible()
                 _shot(page, folder, f"review-link-{scheme}")
-                page.goto("/login")
-                page.get_by_label("Email").fill(ids["boss"])
-                page.get_by_label("Password").fill(PASSWORD)
-                page.get_by_role("button", name="Sign in").click()
+                _sign_in(page, ids["boss"])
                 expect(page.locator("#inbox-list")).to_contain_text("Wire 12,500 EUR")
                 _shot(page, folder, f"inbox-{scheme}")
                 page.goto(f"/requests/{ids['revision']}")
@@ -149,5 +191,30 @@ def test_screenshots_of_the_main_pages(chromium: Browser, tmp_path: Path) -> Non
                     _shot(page, folder, "inbox-phone")
             finally:
                 context.close()
+        with Client(server.url, key) as admin:
+            _route_payments(admin, server.url, key, ids)
+        for scheme in ("light", "dark"):
+            context = chromium.new_context(
+                base_url=server.url,
+                color_scheme=scheme,  # type: ignore[arg-type]
+                viewport={"width": 1280, "height": 800},
+            )
+            try:
+                page = context.new_page()
+                _sign_in(page, ids["boss"])
+                page.goto(f"/admin/loops/{ids['payments']}")
+                page.get_by_label("Title").fill("Wire 12,500 EUR to a new supplier")
+                page.get_by_label("Metadata, as a JSON object").fill(
+                    '{"amount": 12500, "currency": "EUR"}'
+                )
+                page.get_by_label("AI analysis, as a JSON object").fill(
+                    '{"risk_score": 0.86, "flags": ["new payee"]}'
+                )
+                page.get_by_role("button", name="Try it").click()
+                expect(page.locator("#sim-timeline")).to_contain_text("Timeout: it expires")
+                page.evaluate("window.scrollTo(0, 0)")
+                _shot(page, folder, f"admin-loop-{scheme}")
+            finally:
+                context.close()
     shots = sorted(p.name for p in folder.glob("*.png"))
-    assert len(shots) >= 11, shots
+    assert len(shots) >= 13, shots
