@@ -985,18 +985,34 @@ async def test_edited_content_only_when_approving(api: Api) -> None:
     assert (await get(api, same["id"], "/response"))["edited"] is False
 
 
-async def test_a_vote_on_content_that_changed_since_is_a_409(api: Api) -> None:
+async def test_a_vote_on_changed_content_is_a_409_and_a_malformed_hash_a_422(api: Api) -> None:
     ann = await api.add_reviewer("ann")
     loop = await new_loop(api, reviewers=[ann])
     created = await new_request(api, loop["id"])
     url = f"/v1/requests/{created['id']}/decisions"
     before = await snapshot(api)
-    for seen in ("sha256:" + "0" * 64, "nonsense", ""):
+    r = await api.as_(
+        "ann", "POST", url, json={"decision": "approve", "content_hash": "sha256:" + "0" * 64}
+    )
+    assert_problem(r, 409, slug="conflict")
+    # A hash the service could never have made is bad input, not a content change.
+    malformed = (
+        "nonsense",
+        "",
+        "sha256:x",
+        "sha256:" + "0" * 63,
+        "sha256:" + "A" * 64,
+        "md5:" + "0" * 64,
+        created["content_hash"] + " ",
+    )
+    for seen in malformed:
         with case(seen):
             r = await api.as_(
                 "ann", "POST", url, json={"decision": "approve", "content_hash": seen}
             )
-            assert_problem(r, 409, slug="conflict")
+            body = assert_problem(r, 422, fields=["body.content_hash"])
+            assert "sha256:" in body["errors"][0]["message"]
+            assert "64" in body["errors"][0]["message"]
     assert await snapshot(api) == before
     answer = await vote(
         api, "ann", created["id"], decision="approve", content_hash=created["content_hash"]
