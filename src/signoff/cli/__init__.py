@@ -36,6 +36,7 @@ def serve(host: str, port: int) -> None:
 
     from ..app import build_app
     from ..service.accounts import start_setup
+    from ..service.serving import record_serving_url
     from ..service.users import create_first_admin_key
 
     settings = _settings()
@@ -44,6 +45,7 @@ def serve(host: str, port: int) -> None:
     listening = _listen(host, port)  # before anything is made: a busy port changes nothing
     first = _run(settings, create_first_admin_key)
     setup = _run(settings, start_setup, public_url=url)
+    _run(settings, record_serving_url, public_url=url)  # for the commands run beside it
     database = settings.database_url or f"SQLite at {settings.data_dir / 'signoff.db'}"
     click.echo(f"Signoff is serving at {url}")
     click.echo(f"Database: {_safe_url(database)}")
