@@ -8,13 +8,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
-from typing import Any
 
 import click
 
-from ..domain.model import Role
-from ..errors import SignoffError
-from ._common import CLI, make_data_dir, settings
+from ._common import make_data_dir, settings
 from ._common import run as _run
 
 _settings = settings
@@ -162,68 +159,6 @@ def migrate() -> None:
 
 
 @main.group()
-def keys() -> None:
-    """Manage API keys."""
-
-
-@keys.command("create")
-@click.option(
-    "--role",
-    type=click.Choice([r.value for r in Role]),
-    required=True,
-    help="admin: everything; requester: create and read requests; reviewer: decide them.",
-)
-@click.option(
-    "--user",
-    "email",
-    metavar="EMAIL",
-    help="Email of the user the key acts for (needed for reviewer).",
-)
-@click.option("--name", default=None, help="A name to recognise the key by.")
-def keys_create(role: str, email: str | None, name: str | None) -> None:
-    """Create a key and print only the key on stdout, for scripts."""
-    from ..service import users
-
-    async def work(ctx: Any) -> str:
-        user_id = None
-        if email:
-            user = await users.find_user_by_email(ctx, email)
-            if user is None:
-                raise SignoffError(f"no user with email {email}")
-            user_id = user.id
-        created = await users.create_key(ctx, CLI, name or f"{role} key", Role(role), user_id)
-        return created.secret
-
-    click.echo(_run(_settings(), work))
-
-
-@keys.command("list")
-def keys_list() -> None:
-    """List keys (never their secrets)."""
-    from ..service import users
-
-    async def work(ctx: Any) -> None:
-        for key in await users.list_keys(ctx, None, 10_000):
-            state = "revoked" if key.revoked_at else "active"
-            click.echo(f"{key.id}\tsk_{key.prefix}…\t{key.role.value}\t{state}\t{key.name}")
-
-    _run(_settings(), work)
-
-
-@keys.command("revoke")
-@click.argument("key_id")
-def keys_revoke(key_id: str) -> None:
-    """Revoke a key by its id (key_…)."""
-    from ..service import users
-
-    async def work(ctx: Any) -> None:
-        await users.revoke_key(ctx, CLI, key_id)
-        click.echo(f"revoked {key_id}")
-
-    _run(_settings(), work)
-
-
-@main.group()
 def audit() -> None:
     """Check the tamper-evident event log."""
 
@@ -249,9 +184,16 @@ def audit_verify() -> None:
 
 
 def _register() -> None:
-    from . import demo, export, loops, people, requests
+    from . import demo, export, keys, loops, people, requests
 
-    for command in (people.users, loops.loops, requests.requests, export.export, demo.demo):
+    for command in (
+        keys.keys,
+        people.users,
+        loops.loops,
+        requests.requests,
+        export.export,
+        demo.demo,
+    ):
         main.add_command(command)
 
 
