@@ -98,7 +98,7 @@ async def vote_in(
     # A review link grants its one request, and an escalation adds reviewers to this request:
     # neither is an assignment, so cast_vote checks them itself (standing None).
     if voter.link is None and voter.user_id not in request.added_reviewers:
-        standing = await assignments.standing_on(tx.conn, request, loop, voter, tx.now)
+        standing = await assignments.standing_on(tx.conn, request, loop, voter, tx.now, votes)
         if standing.on_behalf_of is not None:
             voter = replace(voter, on_behalf_of=standing.on_behalf_of)  # a delegate's vote
     verdict = cast_vote(request, loop, votes, voter, ballot, standing)
