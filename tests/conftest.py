@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from signoff.api.app import create_api
 from signoff.app import Runtime, build_context
 from signoff.config import Settings
+from signoff.domain import ids
 from signoff.domain.model import SYSTEM, Role, UserRole
 from signoff.service.context import Context
 from signoff.service.users import create_key, create_user
@@ -39,6 +40,15 @@ def pytest_report_header() -> str:
     if PG_URL:
         return f"PostgreSQL tests: on, {PG_URL}"
     return "PostgreSQL tests: SKIPPED, SIGNOFF_TEST_POSTGRES_URL is not set"
+
+
+@pytest.fixture(autouse=True)
+def fresh_ids() -> None:
+    """Each test makes its ids on its own clock. `new_id` keeps a process's ids increasing, so
+    after a test whose clock ran ahead (the assignment and scheduler tests set theirs to a
+    fixed day and move it by hours) every later id would carry that future time, and a later
+    test's `created_after`/`created_before` would select by it."""
+    ids._last = 0
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from signoff.domain.ids import id_time, new_id
 from signoff.store.tables import requests as requests_table
 from tests.api.test_errors import (
     all_events,
@@ -60,6 +61,10 @@ async def history(api: Api, request_id: object) -> list[str]:
 
 def when(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def rfc(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def content_hash(content: Any, context: Any) -> str:
@@ -418,6 +423,49 @@ async def test_filters_select_exactly_the_matching_requests(api: Api) -> None:
     assert [r["id"] for r in mine] == expect(lambda r: r["loop_id"] == one["id"])
     theirs = await all_pages(api, "/v1/requests", who="ann", params={"loop_id": two["id"]})
     assert theirs == []
+
+
+async def test_created_bounds_are_exact_to_the_microsecond(api: Api) -> None:
+    """`created_after` is inclusive and `created_before` exclusive, on `created_at` itself:
+    ids only know the millisecond, and two requests can be made within one."""
+    loop = await new_loop(api)
+    real = api.ctx.clock
+    # On a millisecond a little ahead of the real clock (ids made so far are older).
+    soon = real() + timedelta(milliseconds=20)
+    base = soon.replace(microsecond=soon.microsecond // 1000 * 1000)
+    made: list[dict[str, Any]] = []
+    try:
+        for offset in (200, 700, 1300):  # µs: the first two in one millisecond
+            moment = base + timedelta(microseconds=offset)
+            api.ctx.clock = lambda moment=moment: moment  # type: ignore[misc]
+            made.append(await new_request(api, loop["id"]))
+        # An id made at a later time first: the next request's id runs ahead of its time.
+        new_id("evt", base + timedelta(milliseconds=3))
+        late = base + timedelta(microseconds=1500)
+        api.ctx.clock = lambda: late
+        made.append(await new_request(api, loop["id"]))
+    finally:
+        api.ctx.clock = real
+    first, second, third, ahead = made
+    offsets = [when(r["created_at"]) - base for r in made]
+    assert offsets == [timedelta(microseconds=us) for us in (200, 700, 1300, 1500)]
+    assert id_time(ahead["id"]) > when(ahead["created_at"])
+    cases = [
+        ({"created_after": second["created_at"]}, [ahead, third, second]),
+        ({"created_after": first["created_at"]}, [ahead, third, second, first]),
+        ({"created_before": second["created_at"]}, [first]),
+        ({"created_before": third["created_at"]}, [second, first]),
+        ({"created_before": rfc(base + timedelta(milliseconds=2))}, made[::-1]),
+        (
+            {"created_after": second["created_at"], "created_before": third["created_at"]},
+            [second],
+        ),
+        ({"created_after": rfc(base + timedelta(microseconds=701))}, [ahead, third]),
+    ]
+    for params, expected in cases:
+        with case(params):
+            found = await all_pages(api, "/v1/requests", params={"loop_id": loop["id"], **params})
+            assert [r["id"] for r in found] == [r["id"] for r in expected]
 
 
 async def test_pagination_visits_every_row_exactly_once_newest_first(api: Api) -> None:
@@ -985,18 +1033,34 @@ async def test_edited_content_only_when_approving(api: Api) -> None:
     assert (await get(api, same["id"], "/response"))["edited"] is False
 
 
-async def test_a_vote_on_content_that_changed_since_is_a_409(api: Api) -> None:
+async def test_a_vote_on_changed_content_is_a_409_and_a_malformed_hash_a_422(api: Api) -> None:
     ann = await api.add_reviewer("ann")
     loop = await new_loop(api, reviewers=[ann])
     created = await new_request(api, loop["id"])
     url = f"/v1/requests/{created['id']}/decisions"
     before = await snapshot(api)
-    for seen in ("sha256:" + "0" * 64, "nonsense", ""):
+    r = await api.as_(
+        "ann", "POST", url, json={"decision": "approve", "content_hash": "sha256:" + "0" * 64}
+    )
+    assert_problem(r, 409, slug="conflict")
+    # A hash the service could never have made is bad input, not a content change.
+    malformed = (
+        "nonsense",
+        "",
+        "sha256:x",
+        "sha256:" + "0" * 63,
+        "sha256:" + "A" * 64,
+        "md5:" + "0" * 64,
+        created["content_hash"] + " ",
+    )
+    for seen in malformed:
         with case(seen):
             r = await api.as_(
                 "ann", "POST", url, json={"decision": "approve", "content_hash": seen}
             )
-            assert_problem(r, 409, slug="conflict")
+            body = assert_problem(r, 422, fields=["body.content_hash"])
+            assert "sha256:" in body["errors"][0]["message"]
+            assert "64" in body["errors"][0]["message"]
     assert await snapshot(api) == before
     answer = await vote(
         api, "ann", created["id"], decision="approve", content_hash=created["content_hash"]

@@ -216,6 +216,10 @@ async def test_a_link_whose_content_changed_binds_the_vote_to_what_is_shown(api:
         await review_links.vote_by_link(api.ctx, token, _approve(req["content_hash"]))
     with pytest.raises(ValidationFailed, match="content_hash"):
         await review_links.vote_by_link(api.ctx, token, _approve(None))
+    # A hash the service never makes is bad input, not a change of content.
+    for malformed in ("nonsense", "sha256:x", req["content_hash"].upper()):
+        with pytest.raises(ValidationFailed, match="64 lowercase hex digits"):
+            await review_links.vote_by_link(api.ctx, token, _approve(malformed))
     assert (await review_links.open_review_link(api.ctx, token)).state is TokenState.valid
     request, _, cast = await review_links.vote_by_link(
         api.ctx, token, _approve(opened.request.content_hash)

@@ -12,6 +12,7 @@ from signoff.domain.assignment import (
     acting_for,
     delegation_cycle,
     select,
+    settled_standing,
     standing,
 )
 from signoff.domain.model import Absence, Assignee, AssignmentStrategy
@@ -173,3 +174,52 @@ def test_a_delegate_who_stands_in_now_may_vote_and_admins_always_may() -> None:
     # With nobody assigned (nobody could be), the loop's reviewers may decide.
     args["assignees"] = []
     assert standing("bob", is_admin=False, **args).allowed  # type: ignore[arg-type]
+
+
+def test_a_settled_standing_is_what_standing_says_whatever_the_assignees() -> None:
+    """settled_standing lets the vote path skip reading assignees and absences: it may answer
+    only where `standing` would answer the same for every assignment and absence."""
+    situations = [
+        ([], {}),
+        ([Assignee("ann", None, NOW)], {}),
+        ([Assignee("cat", "ann", NOW)], {}),  # ann is the delegate of the assignee
+        ([Assignee("cat", None, NOW)], {"cat": away("cat", "ann")}),
+        ([Assignee("dan", None, NOW)], {"dan": away("dan", "bob"), "bob": away("bob", "ann")}),
+        ([Assignee("ann", None, NOW)], {"ann": away("ann", "bob")}),
+    ]
+    answered = 0
+    for user in (*TEAM, "dan", None):
+        for is_admin in (False, True):
+            for strategy in AssignmentStrategy:
+                settled = settled_standing(user, strategy=strategy, loop_reviewers=TEAM)
+                if settled is None:
+                    continue
+                answered += 1
+                assert strategy is AssignmentStrategy.open and user in TEAM
+                for assigned, absences in situations:
+                    for covered in (set(), {"cat"}, {"dan"}):
+                        full = standing(
+                            user,
+                            is_admin=is_admin,
+                            strategy=strategy,
+                            loop_reviewers=TEAM,
+                            assignees=assigned,
+                            absences=absences,
+                            covered=covered,
+                            now=NOW,
+                        )
+                        assert full == settled, (user, is_admin, assigned, absences)
+    assert answered == len(TEAM) * 2
+    # Outside the loop, an open loop's standing still depends on them: dan stands in for cat.
+    assert settled_standing("dan", strategy=AssignmentStrategy.open, loop_reviewers=TEAM) is None
+    as_delegate = standing(
+        "dan",
+        is_admin=False,
+        strategy=AssignmentStrategy.open,
+        loop_reviewers=TEAM,
+        assignees=[Assignee("cat", None, NOW)],
+        absences={"cat": away("cat", "dan")},
+        covered=set(),
+        now=NOW,
+    )
+    assert (as_delegate.allowed, as_delegate.on_behalf_of) == (True, "cat")

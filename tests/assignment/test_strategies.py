@@ -4,7 +4,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
+import pytest
+
+from signoff.store import assignments as assignment_store
+from signoff.store import requests as request_store
 from tests.api.test_errors import all_events, assert_problem, snapshot
 from tests.conftest import Api
 
@@ -136,6 +141,68 @@ async def test_an_open_loop_assigns_nobody_and_any_reviewer_decides(api: Api) ->
     assert request["assignees"] == [] and request["claim"] is None
     assert await assigned_events(api) == []
     assert (await decide(api, "bob", request["id"])).status_code == 201
+
+
+async def test_a_vote_reads_only_what_the_voters_standing_depends_on(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live votes once per vote; on an open loop, for one of its reviewers, neither the
+    assignees nor the absences (their standing does not depend on them)."""
+    calls: Counter[str] = Counter()
+
+    def counted(module: Any, name: str) -> None:
+        real = getattr(module, name)
+
+        async def counting(*args: Any, **kw: Any) -> Any:
+            calls[name] += 1
+            return await real(*args, **kw)
+
+        monkeypatch.setattr(module, name, counting)
+
+    counted(assignment_store, "current_assignees")
+    counted(assignment_store, "current_absences")
+    counted(request_store, "live_votes")
+    ids = await team(api, "ann", "bob")
+    names = {user_id: name for name, user_id in ids.items()}
+    reads = {
+        "open": {"live_votes": 1},
+        "round_robin": {"live_votes": 1, "current_assignees": 1, "current_absences": 1},
+    }
+    for strategy, expected in reads.items():
+        loop_id = await loop(api, ids.values(), strategy)
+        request = await create(api, loop_id)
+        voter = names[assignees(request)[0]] if request["assignees"] else "bob"
+        calls.clear()
+        assert (await decide(api, voter, request["id"])).status_code == 201
+        assert calls == expected, strategy
+
+
+async def test_on_an_open_loop_the_delegate_of_someone_it_was_given_to_decides_for_them(
+    api: Api,
+) -> None:
+    """Why an open loop's standing still reads assignees for anyone not among its reviewers."""
+    clock = Clock(api)
+    ids = await team(api, "ann", "bob", "cat", "dan")  # cat and dan are outside the loop
+    loop_id = await loop(api, [ids["ann"], ids["bob"]], "open", required_approvals=2)
+    request = await create(api, loop_id)
+    url = f"/v1/requests/{request['id']}/assign"
+    r = await api.as_("admin", "POST", url, json={"user_id": ids["cat"]})
+    assert r.status_code == 200, r.text
+    until = stamp(clock.now.replace(hour=18))
+    r = await api.as_(
+        "cat",
+        "PUT",
+        f"/v1/users/{ids['cat']}/away",
+        json={"away_until": until, "delegate_id": ids["dan"]},
+    )
+    assert r.status_code == 200, r.text
+    assert (await decide(api, "ann", request["id"])).status_code == 201
+    assert (await decide(api, "dan", request["id"])).status_code == 201
+    done = await read(api, request["id"])
+    assert done["decision"] == "approved"
+    [by_ann, by_dan] = done["decided_by"]
+    assert by_ann["user_id"] == ids["ann"] and "on_behalf_of" not in by_ann
+    assert by_dan["on_behalf_of"] == {"user_id": ids["cat"]}
 
 
 async def test_an_admin_reassigns_and_others_may_not(api: Api) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -52,23 +53,44 @@ def test_keys_create_list_and_revoke(env: dict[str, str], tmp_path: Path) -> Non
 
         listed = _keys(env, "list")
         assert listed.exit_code == 0, listed.output
-        rows = [line.split("\t") for line in listed.stdout.splitlines()]
-        assert [(r[2], r[3], r[4]) for r in rows] == [
-            ("admin", "active", "first admin key"),
-            ("reviewer", "active", "reviewer key"),
-            ("admin", "active", "ops"),
-            ("requester", "active", "zapier"),
+        # A table like the other lists: a header, padded columns, the free text last.
+        table = listed.stdout.splitlines()
+        assert table[0].split() == ["ID", "PREFIX", "ROLE", "STATE", "USER", "CREATED", "NAME"]
+        assert [r.split(maxsplit=6)[2:5] + r.split(maxsplit=7)[7:] for r in table[1:]] == [
+            ["admin", "active", "-", "first admin key"],
+            ["reviewer", "active", "ann@example.com", "reviewer key"],
+            ["admin", "active", "-", "ops"],
+            ["requester", "active", "-", "zapier"],
         ]
-        assert all(r[1] == f"{requester[:15]}…" for r in rows if r[4] == "zapier")
         assert requester not in listed.output and reviewer not in listed.output
+        # --json: the API's shape (GET /v1/api-keys), never a secret.
+        shown = json.loads(_keys(env, "list", "--json").stdout)
+        assert shown == _api_keys(server, first)
+        assert [k["name"] for k in shown] == ["first admin key", "reviewer key", "ops", "zapier"]
+        [zapier] = [k for k in shown if k["name"] == "zapier"]
+        assert requester.startswith(f"sk_{zapier['prefix']}")
+        assert f"{zapier['id']}  sk_{zapier['prefix']}…  requester" in listed.stdout
 
-        [zapier] = [r[0] for r in rows if r[4] == "zapier"]
-        revoked = _keys(env, "revoke", zapier)
-        assert revoked.exit_code == 0 and revoked.stdout == f"revoked {zapier}\n", revoked.output
+        revoked = _keys(env, "revoke", zapier["id"])
+        assert revoked.exit_code == 0, revoked.output
+        assert revoked.stdout == f"revoked {zapier['id']}\n"
         assert _call(server, requester, "GET", "/v1/requests") == 401
         assert _call(server, admin, "GET", "/v1/users") == 200
-        after = [line.split("\t") for line in _keys(env, "list").stdout.splitlines()]
-        assert [r[3] for r in after if r[0] == zapier] == ["revoked"]
+        after = json.loads(_keys(env, "list", "--json").stdout)
+        assert [k["revoked_at"] is not None for k in after] == [False, False, False, True]
+        assert _keys(env, "list").stdout.splitlines()[4].split()[3] == "revoked"
+
+
+def _api_keys(server: Server, key: str) -> list[dict[str, object]]:
+    answer = httpx.get(
+        f"{server.url}/v1/api-keys",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+        trust_env=False,
+    )
+    assert answer.status_code == 200, answer.text
+    found: list[dict[str, object]] = answer.json()["data"]
+    return found
 
 
 def test_keys_create_refuses_what_cannot_work(env: dict[str, str]) -> None:

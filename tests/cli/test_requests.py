@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from signoff.domain.model import SYSTEM, ContentType, Priority
 from signoff.service import events, requests
 from signoff.service.context import Context
 from tests.cli.support import ask, cli, failed, ok, ok_json, service
+from tests.integration.server import serve
 
 
 @dataclass
@@ -275,3 +279,31 @@ def test_show_and_cancel(world: World) -> None:
     gone = "req_01ARZ3NDEKTSV4RRFFQ69G5FAV"
     assert failed(env, "requests", "show", gone) == f"error: no request with id {gone!r}\n"
     assert failed(env, "requests", "cancel", gone) == f"error: no request with id {gone!r}\n"
+
+
+def test_show_prints_the_review_url_the_server_answers(env: dict[str, str], tmp_path: Path) -> None:
+    with serve(env, tmp_path / "logs") as server:
+        assert not server.url.endswith(":8000")  # a port other than the default
+        headers = {"Authorization": f"Bearer {server.first_key()}"}
+        loop = _post(f"{server.url}/v1/loops", {"name": "payments"}, headers)
+        created = _post(
+            f"{server.url}/v1/loops/{loop['id']}/requests", {"content": "Refund $120?"}, headers
+        )
+        answered = created["review_url"]
+        assert answered == f"{server.url}/requests/{created['id']}"
+        assert f"  review link:  {answered}\n" in ok(env, "requests", "show", created["id"])
+        assert ok_json(env, "requests", "show", created["id"])["review_url"] == answered
+        assert ok_json(env, "requests", "list")[0]["review_url"] == answered
+    # The server stopped: the URL it served at is still the one to print.
+    assert f"  review link:  {answered}\n" in ok(env, "requests", "show", created["id"])
+    # A configured public URL wins, as it does for the server.
+    public = {**env, "SIGNOFF_PUBLIC_URL": "https://signoff.example.com"}
+    shown = ok_json(public, "requests", "show", created["id"])
+    assert shown["review_url"] == f"https://signoff.example.com/requests/{created['id']}"
+
+
+def _post(url: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    r = httpx.post(url, json=body, headers=headers, timeout=10, trust_env=False)
+    assert r.status_code == 201, r.text
+    answer: dict[str, Any] = r.json()
+    return answer

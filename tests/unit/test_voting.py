@@ -239,6 +239,17 @@ def test_a_vote_on_content_that_changed_is_a_conflict() -> None:
     assert cast_vote(make_request(), make_loop(), [], ANN, fresh).outcome is not None
 
 
+@pytest.mark.parametrize(
+    "seen", ["", "nonsense", "sha256:x", "sha256:" + "F" * 64, "sha1:" + "0" * 64]
+)
+def test_a_hash_the_service_never_makes_is_bad_input_whatever_the_request(seen: str) -> None:
+    for request in (make_request(), make_request(status=Status.completed)):
+        with pytest.raises(ValidationFailed) as refused:
+            cast_vote(request, make_loop(), [], ANN, Ballot(Choice.approve, content_hash=seen))
+        [error] = refused.value.errors
+        assert error.field == "body.content_hash" and "64 lowercase hex digits" in error.message
+
+
 # What a ballot may carry
 
 

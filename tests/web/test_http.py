@@ -257,6 +257,30 @@ async def test_a_changed_content_refuses_a_vote_cast_on_the_old_one(site: Site) 
     assert (await site.response_of(str(created["id"])))["status"] == "pending"
 
 
+async def test_a_malformed_content_hash_is_bad_input_not_a_content_change(site: Site) -> None:
+    ann = await site.person("ann")
+    loop = await site.loop("team", [ann])
+    created = await site.create(loop)
+    async with site.client() as browser:
+        await sign_in(browser, "ann@example.com")
+        page = await browser.get(f"/requests/{created['id']}")
+        token = csrf_of(page.text)
+        for seen in ("sha256:x", "nonsense", "SHA256:" + "0" * 64):
+            refused = await browser.post(
+                f"/requests/{created['id']}/decide",
+                data={"decision": "approve", "content_hash": seen, "csrf_token": token},
+            )
+            assert refused.status_code == 422, seen
+            assert "64 lowercase hex digits" in refused.text
+            assert "the content changed" not in refused.text
+        batch = await browser.post(
+            "/batch",
+            data={"ids": [f"{created['id']}:sha256:x"], "decision": "approve", "csrf_token": token},
+        )
+        assert "64 lowercase hex digits" in batch.text
+    assert (await site.response_of(str(created["id"])))["status"] == "pending"
+
+
 async def test_the_inbox_orders_filters_and_pages(site: Site) -> None:
     ann = await site.person("ann")
     one = await site.loop("one", [ann])

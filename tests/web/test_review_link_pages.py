@@ -158,6 +158,16 @@ async def test_a_deactivated_users_link_stops_working(site: Site) -> None:
     assert (await site.response_of(str(created["id"])))["status"] == "pending"
 
 
+async def test_a_malformed_content_hash_is_bad_input_and_spends_nothing(site: Site) -> None:
+    created, path = await _link(site)
+    async with site.client() as browser:
+        r = await _decide(browser, path, content_hash="sha256:x")
+        assert r.status_code == 422 and "64 lowercase hex digits" in r.text
+        assert "the content changed" not in r.text
+        assert (await _decide(browser, path)).status_code == 303
+    assert (await site.response_of(str(created["id"])))["decision"] == "approved"
+
+
 async def test_changed_content_is_shown_and_the_vote_binds_to_it(site: Site) -> None:
     created, path = await _link(site)
     async with site.client() as browser:

@@ -493,7 +493,9 @@ class DecisionIn(Input):
     edited_content: JsonValue = None
     response_data: JsonValue = None
     content_hash: str | None = Field(
-        default=None, description="The content_hash you reviewed; refused if the content changed."
+        default=None,
+        description="The content_hash you reviewed ('sha256:' and 64 lowercase hex digits);"
+        " refused with a 409 if the content changed since.",
     )
 
 

@@ -8,13 +8,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
-from typing import Any
 
 import click
 
-from ..domain.model import Role
-from ..errors import SignoffError
-from ._common import CLI, make_data_dir, settings
+from ._common import make_data_dir, settings
 from ._common import run as _run
 
 _settings = settings
@@ -36,6 +33,7 @@ def serve(host: str, port: int) -> None:
 
     from ..app import build_app
     from ..service.accounts import start_setup
+    from ..service.serving import record_serving_url
     from ..service.users import create_first_admin_key
 
     settings = _settings()
@@ -44,6 +42,7 @@ def serve(host: str, port: int) -> None:
     listening = _listen(host, port)  # before anything is made: a busy port changes nothing
     first = _run(settings, create_first_admin_key)
     setup = _run(settings, start_setup, public_url=url)
+    _run(settings, record_serving_url, public_url=url)  # for the commands run beside it
     database = settings.database_url or f"SQLite at {settings.data_dir / 'signoff.db'}"
     click.echo(f"Signoff is serving at {url}")
     click.echo(f"Database: {_safe_url(database)}")
@@ -160,68 +159,6 @@ def migrate() -> None:
 
 
 @main.group()
-def keys() -> None:
-    """Manage API keys."""
-
-
-@keys.command("create")
-@click.option(
-    "--role",
-    type=click.Choice([r.value for r in Role]),
-    required=True,
-    help="admin: everything; requester: create and read requests; reviewer: decide them.",
-)
-@click.option(
-    "--user",
-    "email",
-    metavar="EMAIL",
-    help="Email of the user the key acts for (needed for reviewer).",
-)
-@click.option("--name", default=None, help="A name to recognise the key by.")
-def keys_create(role: str, email: str | None, name: str | None) -> None:
-    """Create a key and print only the key on stdout, for scripts."""
-    from ..service import users
-
-    async def work(ctx: Any) -> str:
-        user_id = None
-        if email:
-            user = await users.find_user_by_email(ctx, email)
-            if user is None:
-                raise SignoffError(f"no user with email {email}")
-            user_id = user.id
-        created = await users.create_key(ctx, CLI, name or f"{role} key", Role(role), user_id)
-        return created.secret
-
-    click.echo(_run(_settings(), work))
-
-
-@keys.command("list")
-def keys_list() -> None:
-    """List keys (never their secrets)."""
-    from ..service import users
-
-    async def work(ctx: Any) -> None:
-        for key in await users.list_keys(ctx, None, 10_000):
-            state = "revoked" if key.revoked_at else "active"
-            click.echo(f"{key.id}\tsk_{key.prefix}…\t{key.role.value}\t{state}\t{key.name}")
-
-    _run(_settings(), work)
-
-
-@keys.command("revoke")
-@click.argument("key_id")
-def keys_revoke(key_id: str) -> None:
-    """Revoke a key by its id (key_…)."""
-    from ..service import users
-
-    async def work(ctx: Any) -> None:
-        await users.revoke_key(ctx, CLI, key_id)
-        click.echo(f"revoked {key_id}")
-
-    _run(_settings(), work)
-
-
-@main.group()
 def audit() -> None:
     """Check the tamper-evident event log."""
 
@@ -247,9 +184,16 @@ def audit_verify() -> None:
 
 
 def _register() -> None:
-    from . import demo, export, loops, people, requests
+    from . import demo, export, keys, loops, people, requests
 
-    for command in (people.users, loops.loops, requests.requests, export.export, demo.demo):
+    for command in (
+        keys.keys,
+        people.users,
+        loops.loops,
+        requests.requests,
+        export.export,
+        demo.demo,
+    ):
         main.add_command(command)
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 CLI = Principal(role=Role.admin, name="cli")
+DEFAULT_URL = "http://127.0.0.1:8000"  # `signoff serve` without options
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
 
 
@@ -37,22 +38,27 @@ def run(
     work: Callable[[Context], Awaitable[T]],
     *,
     options: Mapping[str, str] | None = None,
-    public_url: str = "http://127.0.0.1:8000",
+    public_url: str | None = None,
 ) -> T:
     """Migrate, then run `work(ctx)` in an event loop; errors become one line and exit 1.
 
     `options` names the command-line option behind a field of the service's errors
-    (`{"body.feedback": "--feedback"}`), so the message says what to change.
+    (`{"body.feedback": "--feedback"}`), so the message says what to change. Links are built
+    on SIGNOFF_PUBLIC_URL, else `public_url`, else the URL the server recorded when it started
+    (`signoff serve --port 9000`), so a command prints the links the API answers with.
     """
     from ..app import build_context
+    from ..service.serving import serving_url
     from ..store.migrate import upgrade
 
     make_data_dir(settings)
     upgrade(settings.resolved_database_url())
 
     async def main() -> T:
-        ctx = build_context(settings, public_url)
+        ctx = build_context(settings, public_url or DEFAULT_URL)
         try:
+            if not (settings.public_url or public_url):
+                ctx.public_url = await serving_url(ctx) or DEFAULT_URL
             return await work(ctx)
         finally:
             await ctx.db.dispose()

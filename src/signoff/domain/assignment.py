@@ -119,6 +119,19 @@ class Standing:
     why_not: str = ""
 
 
+def settled_standing(
+    user_id: str | None, *, strategy: AssignmentStrategy, loop_reviewers: Collection[str]
+) -> Standing | None:
+    """`standing` when it holds whatever the request's assignees and absences are, so they need
+    not be read: a reviewer of an open loop may decide, as themselves. Anyone else's standing on
+    an open loop still depends on them: an admin may have given the request to someone
+    (reassign, or assignments kept from before the loop became open), and that assignee, or
+    whoever stands in for them while they are away, acts on it (for them)."""
+    if user_id is not None and strategy is AssignmentStrategy.open and user_id in loop_reviewers:
+        return Standing(True)
+    return None
+
+
 def standing(
     user_id: str | None,
     *,

@@ -50,6 +50,30 @@ def lowest_id(prefix: str, at: datetime) -> str:
     return f"{prefix}_{_encode(max(_ms(at), 0) << _RANDOM_BITS, 26)}"
 
 
+# How far an id's time may run ahead of the time it was made for. `new_id` keeps one process's
+# ids increasing: an id made for `now` after one made for a later time (transactions in flight
+# at once, a clock set back) takes that later time. A transaction is shorter than this.
+MAX_ID_LEAD = timedelta(minutes=1)
+
+
+def id_range(
+    prefix: str, after: datetime | None, before: datetime | None
+) -> tuple[str | None, str | None]:
+    """Bounds (low inclusive, high exclusive) on the ids of things made in [after, before).
+
+    Wider than the range: ids know only the millisecond, and may run ahead of their time
+    (MAX_ID_LEAD). They make an index range scan; the exact test is on the creation time.
+    """
+    low = lowest_id(prefix, after) if after is not None else None
+    high = None
+    if before is not None:
+        try:
+            high = lowest_id(prefix, before + _MS + MAX_ID_LEAD)
+        except OverflowError:  # past the last datetime: no id is that late
+            high = None
+    return low, high
+
+
 def id_time(id_: str) -> datetime:
     body = id_.split("_", 1)[1]
     value = 0

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
 from .assignment import Standing
+from .canonical import CONTENT_HASH_FORMAT, is_content_hash
 from .model import (
     Choice,
     ContentType,
@@ -103,6 +104,15 @@ def covered_voters(votes: list[Vote]) -> set[str]:
     return covered
 
 
+def check_seen_hash(seen: str | None) -> None:
+    """A hash the client sends must be one this service makes: a typo is bad input (422), not a
+    content change (409) that would send the reviewer to read the request again for nothing."""
+    if seen is not None and not is_content_hash(seen):
+        raise ValidationFailed.field(
+            "body.content_hash", f"expected {CONTENT_HASH_FORMAT}: the content_hash you read"
+        )
+
+
 def cast_vote(
     request: Request,
     loop: Loop,
@@ -116,6 +126,7 @@ def cast_vote(
     `standing` says whether the voter may decide this request (see domain/assignment.py); left
     out, any reviewer of the loop may. A delegate's `voter` carries `on_behalf_of`.
     """
+    check_seen_hash(ballot.content_hash)
     if not request.is_pending:
         raise InvalidTransition(
             f"request {request.id} is {request.status.value}; a vote can no longer change it"

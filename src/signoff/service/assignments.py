@@ -11,7 +11,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..domain.assignment import Standing, acting_for, delegation_cycle, select, standing
+from ..domain.assignment import (
+    Standing,
+    acting_for,
+    delegation_cycle,
+    select,
+    settled_standing,
+    standing,
+)
 from ..domain.ids import new_id
 from ..domain.model import (
     SYSTEM,
@@ -24,6 +31,7 @@ from ..domain.model import (
     Request,
     Role,
     User,
+    Vote,
 )
 from ..domain.voting import covered_voters, requester_names
 from ..errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
@@ -197,13 +205,28 @@ def _acting_now(assignee: Assignee, absences: dict[str, Absence], now: datetime)
 
 
 async def standing_on(
-    conn: Conn, request: Request, loop: Loop, actor: Principal, now: datetime
+    conn: Conn,
+    request: Request,
+    loop: Loop,
+    actor: Principal,
+    now: datetime,
+    votes: list[Vote] | None = None,
 ) -> Standing:
-    """May `actor` decide `request`, and for whom (domain/assignment.py `standing`)."""
-    assignees = (await store.current_assignees(conn, [request.id]))[request.id]
-    absences = await store.current_absences(conn, now) if assignees else {}
-    votes = await request_store.live_votes(conn, request.id)
+    """May `actor` decide `request`, and for whom (domain/assignment.py `standing`).
+
+    `votes`: the request's live votes when the caller has read them already (the vote path).
+    Only what the answer depends on is read: nothing more for a reviewer of an open loop, and
+    the votes only when someone is assigned (they say whom a delegate still acts for)."""
     user = actor.user_id if actor.role in (Role.reviewer, Role.admin) else None
+    settled = settled_standing(user, strategy=loop.assignment, loop_reviewers=loop.reviewers)
+    if settled is not None:
+        return settled
+    assignees = (await store.current_assignees(conn, [request.id]))[request.id]
+    absences: dict[str, Absence] = {}
+    if assignees:
+        absences = await store.current_absences(conn, now)
+        if votes is None:
+            votes = await request_store.live_votes(conn, request.id)
     return standing(
         user,
         is_admin=actor.role is Role.admin,
@@ -211,7 +234,7 @@ async def standing_on(
         loop_reviewers=loop.reviewers,
         assignees=assignees,
         absences=absences,
-        covered=covered_voters(votes),
+        covered=covered_voters(votes or []),
         now=now,
     )
 

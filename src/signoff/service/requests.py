@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..domain.canonical import content_hash, dumps
-from ..domain.ids import lowest_id, new_id
+from ..domain.ids import id_range, new_id
 from ..domain.lifecycle import can_transition
 from ..domain.model import (
     ContentType,
@@ -330,6 +330,17 @@ async def get_request(ctx: Context, actor: Principal, request_id: str) -> Reques
     return request
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    """A bound in UTC, as times are stored (SQLite compares them as text, zone left out). One
+    that UTC cannot hold (year 0 or 10000) is left to the id bounds, which already say it all."""
+    if moment is None:
+        return None
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return None
+
+
 async def list_requests(
     ctx: Context,
     actor: Principal,
@@ -364,12 +375,15 @@ async def list_requests(
                     raise ValidationFailed.field("query.assignee", "your key acts for no user")
                 assignee = actor.user_id
             assigned = await assignments.acting_as(conn, assignee, now)
+        min_id, max_id = id_range("req", created_after, created_before)
         where = RequestFilter(
             loop_ids=loop_ids,
             status=status,
             priority=priority.value if priority else None,
-            min_id=lowest_id("req", created_after) if created_after else None,
-            max_id=lowest_id("req", created_before) if created_before else None,
+            created_after=_utc(created_after),
+            created_before=_utc(created_before),
+            min_id=min_id,
+            max_id=max_id,
             visible=visible,
             assigned=assigned,
         )

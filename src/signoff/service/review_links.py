@@ -27,7 +27,7 @@ from ..domain.tokens import (
     split_token,
     token_hash,
 )
-from ..domain.voting import Ballot, VoteVerdict
+from ..domain.voting import Ballot, VoteVerdict, check_seen_hash
 from ..errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from ..store import links as store
 from ..store import loops as loop_store
@@ -225,6 +225,7 @@ async def vote_by_link(
         raise ValidationFailed.field(
             "body.content_hash", "send the content hash of the version you read"
         )
+    check_seen_hash(ballot.content_hash)  # before the link's state: bad input first
     async with transaction(ctx) as tx:
         link = await _resolve(tx.conn, token)
         state, user = await _state(tx.conn, link, tx.now)

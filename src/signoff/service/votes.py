@@ -11,7 +11,7 @@ from ..domain.assignment import Standing
 from ..domain.ids import new_id
 from ..domain.model import Loop, Principal, Request, StageStatus, Status, Vote
 from ..domain.rules import stages_to_json
-from ..domain.voting import Ballot, VoteVerdict, cast_vote, covered_voters
+from ..domain.voting import Ballot, VoteVerdict, cast_vote, check_seen_hash, covered_voters
 from ..errors import Conflict, NotFound
 from ..store import loops as loop_store
 from ..store import requests as store
@@ -80,6 +80,7 @@ async def vote(
     two votes racing for the last approval are counted one after the other, and the guarded
     update in `_leave_pending` makes sure the request completes once whatever happens.
     """
+    check_seen_hash(ballot.content_hash)  # bad input is a 422 before any state is looked at
     async with transaction(ctx) as tx:
         return await vote_in(tx, voter, request_id, ballot)
 
@@ -97,7 +98,7 @@ async def vote_in(
     # A review link grants its one request, and an escalation adds reviewers to this request:
     # neither is an assignment, so cast_vote checks them itself (standing None).
     if voter.link is None and voter.user_id not in request.added_reviewers:
-        standing = await assignments.standing_on(tx.conn, request, loop, voter, tx.now)
+        standing = await assignments.standing_on(tx.conn, request, loop, voter, tx.now, votes)
         if standing.on_behalf_of is not None:
             voter = replace(voter, on_behalf_of=standing.on_behalf_of)  # a delegate's vote
     verdict = cast_vote(request, loop, votes, voter, ballot, standing)

@@ -144,8 +144,12 @@ class RequestFilter:
     loop_ids: list[str] | None = None  # None: every loop
     status: Status | None = None
     priority: str | None = None
-    min_id: str | None = None  # from `created_after`, as an id bound
-    max_id: str | None = None  # from `created_before`
+    # `created_after` (inclusive) and `created_before` (exclusive), in UTC, and the id bounds
+    # around them that keep the query an index range scan (domain.ids.id_range).
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    min_id: str | None = None
+    max_id: str | None = None
     visible: Visible | None = None  # None: everything
     assigned: AssignedTo | None = None  # only requests assigned to these
 
@@ -165,6 +169,10 @@ async def list_requests(
         query = query.where(requests.c.id >= where.min_id)
     if where.max_id:
         query = query.where(requests.c.id < where.max_id)
+    if where.created_after:
+        query = query.where(requests.c.created_at >= where.created_after)
+    if where.created_before:
+        query = query.where(requests.c.created_at < where.created_before)
     if before:
         query = query.where(requests.c.id < before)
     if where.visible is not None:

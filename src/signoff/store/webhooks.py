@@ -1,4 +1,4 @@
-"""Webhook endpoints and the server's own secrets."""
+"""Webhook endpoints and the server's own secrets (and the few plain values kept beside them)."""
 
 from __future__ import annotations
 
@@ -146,3 +146,18 @@ async def read_server_secret(conn: Conn, name: str) -> str | None:
     query = sa.select(server_secrets.c.value).where(server_secrets.c.name == name)
     value = (await conn.execute(query)).scalar_one_or_none()
     return None if value is None else str(value)
+
+
+async def put_server_value(conn: Conn, name: str, value: str, now: datetime) -> None:
+    """Set the value called `name`, made or replaced: unlike a secret, it may change."""
+    row = server_secrets.c.name == name
+    replaced = await conn.execute(server_secrets.update().where(row).values(value=value))
+    if replaced.rowcount:
+        return
+    try:
+        async with conn.begin_nested():
+            await conn.execute(
+                server_secrets.insert().values(name=name, value=value, created_at=now)
+            )
+    except IntegrityError:  # another process made it first: the last one to start wins
+        await conn.execute(server_secrets.update().where(row).values(value=value))
