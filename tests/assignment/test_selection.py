@@ -14,7 +14,7 @@ from signoff.domain.assignment import (
     select,
     standing,
 )
-from signoff.domain.model import Absence, Assignee, AssignmentStrategy
+from signoff.domain.model import Absence, Assignee, AssignmentStrategy, Stage
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 RR = AssignmentStrategy.round_robin
@@ -173,3 +173,34 @@ def test_a_delegate_who_stands_in_now_may_vote_and_admins_always_may() -> None:
     # With nobody assigned (nobody could be), the loop's reviewers may decide.
     args["assignees"] = []
     assert standing("bob", is_admin=False, **args).allowed  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("who", "strategy", "allowed", "on_behalf_of", "why_not"),
+    [
+        ("ann", AssignmentStrategy.open, True, None, ""),  # a reviewer of the stage
+        ("bob", AssignmentStrategy.open, False, None, "not a reviewer of stage 'lead'"),
+        ("eve", AssignmentStrategy.open, True, None, ""),  # added by escalation, of the stage
+        ("fay", AssignmentStrategy.open, False, None, "not a reviewer of stage 'lead'"),
+        ("eve", RR, True, None, ""),  # added: no assignment needed
+        ("dan", RR, True, "ann", ""),  # acting for the stage's assignee counts as her
+        ("cat", RR, False, None, "not a reviewer of stage 'lead'"),
+    ],
+)
+def test_a_stage_with_its_own_reviewers_takes_only_them_and_those_acting_for_them(
+    who: str, strategy: AssignmentStrategy, allowed: bool, on_behalf_of: str | None, why_not: str
+) -> None:
+    verdict = standing(
+        who,
+        is_admin=False,
+        strategy=strategy,
+        loop_reviewers=TEAM,
+        assignees=[Assignee("ann", "dan", NOW)] if strategy is RR else [],
+        absences={},
+        covered=set(),
+        now=NOW,
+        added=("eve", "fay"),
+        stage=Stage("lead", reviewers=("ann", "eve")),
+    )
+    assert (verdict.allowed, verdict.on_behalf_of) == (allowed, on_behalf_of)
+    assert why_not in verdict.why_not

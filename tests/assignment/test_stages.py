@@ -108,3 +108,26 @@ async def test_new_content_sends_the_request_back_to_the_first_stage_and_its_rev
     )
     assert await assigned_to(api, ids["bob"]) == []
     assert (await decide(api, "ann", request["id"])).status_code == 201
+
+
+async def test_a_delegate_decides_the_stage_of_the_reviewer_they_act_for(api: Api) -> None:
+    ids = await team(api, "ann", "bob", "dan")  # dan reviews no stage and no loop
+    stages = [_stage("lead", [ids["ann"]]), _stage("finance", [ids["bob"]])]
+    loop_id = await loop(api, [ids["ann"], ids["bob"]], "round_robin", stages=stages)
+    r = await api.as_(
+        "admin", "PUT", f"/v1/users/{ids['bob']}/away", json={"delegate_id": ids["dan"]}
+    )
+    assert r.status_code == 200, r.text
+    request = await create(api, loop_id)
+    assert (await decide(api, "ann", request["id"])).status_code == 201
+    now = await read(api, request["id"])
+    assert now["stage"] == "finance"
+    assert [(a["user_id"], a["delegate_id"]) for a in now["assignees"]] == [
+        (ids["bob"], ids["dan"])
+    ]
+    # The finance stage was given to dan, for bob: he may decide it (he was refused before).
+    r = await decide(api, "dan", request["id"])
+    assert r.status_code == 201, r.text
+    done = await read(api, request["id"])
+    assert (done["status"], done["decision"]) == ("completed", "approved")
+    assert done["decided_by"][-1]["on_behalf_of"] == {"user_id": ids["bob"]}

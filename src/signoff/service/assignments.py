@@ -213,6 +213,8 @@ async def standing_on(
         absences=absences,
         covered=covered_voters(votes),
         now=now,
+        added=request.added_reviewers,
+        stage=request.current_stage,
     )
 
 
