@@ -33,7 +33,7 @@ from ..store import requests as request_store
 from ..store import users as user_store
 from ..store.assignments import AssignedTo
 from ..store.db import Conn
-from . import timeouts
+from . import deciders, timeouts
 from .context import Context, Tx, transaction
 from .views import rfc3339, user_snapshot
 
@@ -87,6 +87,7 @@ async def assign_new(tx: Tx, loop: Loop, created: list[Request]) -> list[Request
     On a loop with stages, a request goes to the reviewers of the stage it starts in (a stage
     without reviewers of its own takes the loop's).
     """
+    await deciders.stage_entered(tx.conn, created)
     if loop.assignment is AssignmentStrategy.open or not created:
         return created
     return await _assign(tx, loop, created, loop.assignment.value)
@@ -96,6 +97,7 @@ async def assign_stage(tx: Tx, loop: Loop, request: Request, voted: Collection[s
     """The request entered another stage (the next, or the first again after new content):
     the assignments of the stage it left end, and it goes to the new stage's reviewers, never
     to anyone in `voted` (who voted in an earlier stage: one person never counts in two)."""
+    await deciders.stage_entered(tx.conn, [request])
     if loop.assignment is AssignmentStrategy.open:
         return request
     ended = await store.end_assignments(tx.conn, request.id, None, tx.now)
@@ -221,9 +223,7 @@ async def standing_on(
 async def acting_as(conn: Conn, user_id: str, now: datetime) -> AssignedTo:
     """What `user_id` has on their plate: their own assignments, those naming them delegate,
     and those of everyone they stand in for now."""
-    absences = await store.current_absences(conn, now)
-    standing_in = [u for u in absences if u != user_id and acting_for(u, absences, now) == user_id]
-    return AssignedTo((user_id, *standing_in), user_id)
+    return AssignedTo((user_id, *await deciders.stands_in_for(conn, user_id, now)), user_id)
 
 
 async def _pending(conn: Conn, request_id: str) -> tuple[Request, Loop]:

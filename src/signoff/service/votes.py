@@ -131,7 +131,10 @@ async def vote_in(
     )
     try:
         async with tx.conn.begin_nested():
-            await store.insert_vote(tx.conn, {**cast.__dict__, "choice": cast.choice.value})
+            await store.insert_vote(
+                tx.conn,
+                {**cast.__dict__, "choice": cast.choice.value, "on_behalf_of": voter.on_behalf_of},
+            )
     except IntegrityError:
         raise Conflict(f"you have already voted on request {request_id}") from None
     await timeouts.picked_up(tx, request)
