@@ -31,7 +31,7 @@ from ..store import assignments as store
 from ..store import loops as loop_store
 from ..store import requests as request_store
 from ..store import users as user_store
-from ..store.assignments import AssignedTo
+from ..store.assignments import AssignedTo, Cursors
 from ..store.db import Conn
 from . import deciders, timeouts
 from .context import Context, Tx, transaction
@@ -120,8 +120,11 @@ async def _assign(
     replaced: list[str] | None = None,
 ) -> list[Request]:
     """The loop's row is locked first, so concurrent creates on any replica take turns: each
-    reads the cursor and the loads the one before it left."""
-    cursor = await store.lock_cursor(tx.conn, loop.id)
+    reads the cursors and the loads the one before it left. Round robin keeps one cursor per
+    stage (a stage takes turns among its own reviewers) and one for a loop without stages."""
+    cursors = await store.lock_cursor(tx.conn, loop.id)
+    turns: dict[str | None, int] = {None: cursors.loop}
+    turns.update(cursors.stages)
     with_reviewers = await loop_store.get_loop(tx.conn, loop.id)
     reviewers = with_reviewers.reviewers if with_reviewers else ()
     asked = {r.id: _asked(r, reviewers) for r in requests}
@@ -140,23 +143,29 @@ async def _assign(
     rows: list[dict[str, Any]] = []
     answered: list[Request] = []
     for request in requests:
+        stage = request.current_stage.name if request.current_stage is not None else None
         chosen = select(
             loop.assignment,
             asked[request.id],
             count=request.required_approvals,
-            cursor=cursor,
+            cursor=turns.get(stage, 0),
             loads=loads,
             absences=absences,
             barred=_barred(request, loop, people, emails) | set(voted),
             now=tx.now,
         )
-        cursor = chosen.cursor
+        turns[stage] = chosen.cursor
         assignees = tuple(Assignee(p.user_id, p.delegate_id, tx.now) for p in chosen.picks)
         for pick in chosen.picks:
             loads[pick.acting_id] = loads.get(pick.acting_id, 0) + 1
             rows.append(_row(request.id, pick.user_id, pick.delegate_id, tx.now))
         answered.append(replace(request, assignees=assignees))
-    await store.set_cursor(tx.conn, loop.id, cursor)
+    # A stage the loop no longer has keeps no cursor (unless a request still stands in it).
+    kept = {s.name for s in loop.stages} | {
+        r.current_stage.name for r in requests if r.current_stage
+    }
+    stage_turns = {n: c for n, c in turns.items() if n is not None and n in kept}
+    await store.set_cursor(tx.conn, loop.id, Cursors(turns[None], stage_turns))
     await store.insert_assignments(tx.conn, rows)
     for request in answered:
         for assignee in request.assignees:

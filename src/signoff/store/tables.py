@@ -71,6 +71,9 @@ loops = sa.Table(
     # open, round_robin or least_loaded; the cursor is the round robin position of the next turn.
     sa.Column("assignment", sa.String(20), nullable=False, server_default="open"),
     sa.Column("assignment_cursor", sa.Integer, nullable=False, server_default="0"),
+    # Round robin inside stages: each stage's own position, by stage name (migration 0008); the
+    # cursor above serves loops without stages.
+    sa.Column("stage_cursors", sa.JSON),
     # A deleted loop keeps its history; its name is free again.
     sa.Index(
         "uq_loops_live_name",

@@ -1,4 +1,4 @@
-"""who decides: request_reviewers, votes.on_behalf_of
+"""who decides: request_reviewers, votes.on_behalf_of, loops.stage_cursors
 
 Revision ID: 0008
 Revises: 0006
@@ -35,6 +35,8 @@ def upgrade() -> None:
     op.create_index("ix_request_reviewers_user_id_kind", "request_reviewers", ["user_id", "kind"])
     with op.batch_alter_table("votes") as batch:
         batch.add_column(sa.Column("on_behalf_of", Id, nullable=True))
+    with op.batch_alter_table("loops") as batch:
+        batch.add_column(sa.Column("stage_cursors", sa.JSON(), nullable=True))
     _fill()
 
 
@@ -81,6 +83,8 @@ def _fill() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("loops") as batch:
+        batch.drop_column("stage_cursors")
     with op.batch_alter_table("votes") as batch:
         batch.drop_column("on_behalf_of")
     op.drop_index("ix_request_reviewers_user_id_kind", table_name="request_reviewers")
