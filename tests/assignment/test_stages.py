@@ -155,3 +155,23 @@ async def test_round_robin_is_fair_inside_each_stage(api: Api) -> None:
         assert (await decide(api, names[finance], request["id"])).status_code == 201
     assert turns["lead"] == ["ann", "bob"] * 6
     assert turns["finance"] == ["cat", "dan", "eve"] * 4
+
+
+async def test_an_admin_reassigns_a_stage_only_to_one_of_its_reviewers(api: Api) -> None:
+    ids = await team(api, "ann", "bob", "cat")
+    stages = [_stage("lead", [ids["ann"], ids["bob"]]), _stage("finance", [])]
+    loop_id = await loop(api, ids.values(), "round_robin", stages=stages)
+    request = await create(api, loop_id)
+    url = f"/v1/requests/{request['id']}/assign"
+    # cat could not decide the lead stage, nor could anyone else once it is hers: refused.
+    r = await api.as_("admin", "POST", url, json={"user_id": ids["cat"]})
+    assert_problem(r, 422, fields=["body.user_id"])
+    assert "not a reviewer of stage 'lead'" in r.json()["detail"]
+    r = await api.as_("admin", "POST", url, json={"user_id": ids["bob"]})
+    assert r.status_code == 200, r.text
+    assert assignees(r.json()) == [ids["bob"]]
+    assert (await decide(api, "bob", request["id"])).status_code == 201
+    # The finance stage takes the loop's reviewers: cat may have it now.
+    r = await api.as_("admin", "POST", url, json={"user_id": ids["cat"]})
+    assert r.status_code == 200, r.text
+    assert (await decide(api, "cat", request["id"])).status_code == 201

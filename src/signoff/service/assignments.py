@@ -316,6 +316,14 @@ async def reassign(
             )
         if any(a.user_id == user_id for a in current) and replaces != user_id:
             raise Conflict(f"request {request_id} is already assigned to {user_id}")
+        stage = request.current_stage
+        if stage is not None and stage.reviewers and user_id not in stage.reviewers:
+            # They could not decide it (a stage with reviewers of its own takes only them), and
+            # nobody else of the loop could either: the request would wait for an admin.
+            raise ValidationFailed.field(
+                "body.user_id",
+                f"{user_id} is not a reviewer of stage {stage.name!r}, the request's current stage",
+            )
         absences = await store.current_absences(tx.conn, tx.now)
         acting = acting_for(user_id, absences, tx.now) or user_id
         people = list({user_id, acting})
