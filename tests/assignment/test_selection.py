@@ -15,7 +15,7 @@ from signoff.domain.assignment import (
     settled_standing,
     standing,
 )
-from signoff.domain.model import Absence, Assignee, AssignmentStrategy
+from signoff.domain.model import Absence, Assignee, AssignmentStrategy, Stage
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 RR = AssignmentStrategy.round_robin
@@ -212,6 +212,15 @@ def test_a_settled_standing_is_what_standing_says_whatever_the_assignees() -> No
     assert answered == len(TEAM) * 2
     # Outside the loop, an open loop's standing still depends on them: dan stands in for cat.
     assert settled_standing("dan", strategy=AssignmentStrategy.open, loop_reviewers=TEAM) is None
+    # A stage with reviewers of its own settles only for them; the others ask `standing`.
+    lead = Stage("lead", reviewers=("ann",))
+    assert settled_standing(
+        "ann", strategy=AssignmentStrategy.open, loop_reviewers=TEAM, stage=lead
+    )
+    assert (
+        settled_standing("bob", strategy=AssignmentStrategy.open, loop_reviewers=TEAM, stage=lead)
+        is None
+    )
     as_delegate = standing(
         "dan",
         is_admin=False,
@@ -223,3 +232,34 @@ def test_a_settled_standing_is_what_standing_says_whatever_the_assignees() -> No
         now=NOW,
     )
     assert (as_delegate.allowed, as_delegate.on_behalf_of) == (True, "cat")
+
+
+@pytest.mark.parametrize(
+    ("who", "strategy", "allowed", "on_behalf_of", "why_not"),
+    [
+        ("ann", AssignmentStrategy.open, True, None, ""),  # a reviewer of the stage
+        ("bob", AssignmentStrategy.open, False, None, "not a reviewer of stage 'lead'"),
+        ("eve", AssignmentStrategy.open, True, None, ""),  # added by escalation, of the stage
+        ("fay", AssignmentStrategy.open, False, None, "not a reviewer of stage 'lead'"),
+        ("eve", RR, True, None, ""),  # added: no assignment needed
+        ("dan", RR, True, "ann", ""),  # acting for the stage's assignee counts as her
+        ("cat", RR, False, None, "not a reviewer of stage 'lead'"),
+    ],
+)
+def test_a_stage_with_its_own_reviewers_takes_only_them_and_those_acting_for_them(
+    who: str, strategy: AssignmentStrategy, allowed: bool, on_behalf_of: str | None, why_not: str
+) -> None:
+    verdict = standing(
+        who,
+        is_admin=False,
+        strategy=strategy,
+        loop_reviewers=TEAM,
+        assignees=[Assignee("ann", "dan", NOW)] if strategy is RR else [],
+        absences={},
+        covered=set(),
+        now=NOW,
+        added=("eve", "fay"),
+        stage=Stage("lead", reviewers=("ann", "eve")),
+    )
+    assert (verdict.allowed, verdict.on_behalf_of) == (allowed, on_behalf_of)
+    assert why_not in verdict.why_not

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,3 +102,85 @@ def test_downgrade_to_base_and_upgrade_again(empty_url: str) -> None:
     upgrade(empty_url)
     assert _differences(empty_url) == []
     assert _state(empty_url) == (head_revision(), set(metadata.tables))
+
+
+def test_0008_gives_pending_requests_their_rows_and_votes_their_delegates(empty_url: str) -> None:
+    """Requests made before 0008 get the rows the inbox reads: their escalation-added reviewers
+    and their current stage's own; a delegate's vote gets `on_behalf_of` from its `voter`."""
+    config = alembic_config(empty_url)
+    command.upgrade(config, "0006")
+    engine = sa.create_engine(sync_url(empty_url), poolclass=sa.NullPool)
+    now = "2026-11-22 09:00:00+00:00"
+    stages = [
+        {"name": "lead", "reviewers": ["usr_a"], "status": "approved"},
+        {"name": "finance", "reviewers": ["usr_b", "usr_c"], "status": "active"},
+    ]
+    request = {
+        "loop_id": "loop_1",
+        "content": '"x"',
+        "content_type": "text",
+        "content_hash": "h",
+        "metadata": "{}",
+        "response_spec": "{}",
+        "priority": "normal",
+        "required_approvals": 1,
+        "timeout_action": "expire",
+        "edited": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO loops (id, name, description, required_approvals,"
+                " allow_self_approval, allow_timeout_approval, created_at, updated_at)"
+                " VALUES ('loop_1', 'l', '', 1, false, false, :now, :now)"
+            ),
+            {"now": now},
+        )
+        insert = sa.text(
+            "INSERT INTO requests (id, loop_id, status, content, content_type, content_hash,"
+            " metadata, response_spec, priority, required_approvals, timeout_action, edited,"
+            " created_at, updated_at, added_reviewers, stages, stage) VALUES (:id, :loop_id,"
+            " :status, :content, :content_type, :content_hash, :metadata, :response_spec,"
+            " :priority, :required_approvals, :timeout_action, :edited, :created_at,"
+            " :updated_at, :added, :stages, :stage)"
+        )
+        rows = [
+            ("req_staged", "pending", '["usr_e"]', json.dumps(stages), 1),
+            ("req_plain", "pending", None, None, None),
+            ("req_done", "completed", '["usr_e"]', json.dumps(stages), 1),
+        ]
+        for id_, status, added, staged, stage in rows:
+            conn.execute(
+                insert,
+                {
+                    **request,
+                    "id": id_,
+                    "status": status,
+                    "added": added,
+                    "stages": staged,
+                    "stage": stage,
+                },
+            )
+        voter = {"type": "user", "user_id": "usr_d", "on_behalf_of": {"user_id": "usr_b"}}
+        for id_, who in (("vote_1", voter), ("vote_2", {"type": "user", "user_id": "usr_a"})):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO votes (id, request_id, voter_id, voter, choice, content_hash,"
+                    " created_at, stage) VALUES (:id, 'req_staged', :voter_id, :voter,"
+                    " 'approve', 'h', :now, 1)"
+                ),
+                {"id": id_, "voter_id": who["user_id"], "voter": json.dumps(who), "now": now},
+            )
+    command.upgrade(config, "0008")
+    with engine.connect() as conn:
+        found = conn.execute(sa.text("SELECT request_id, kind, user_id FROM request_reviewers"))
+        behalf = conn.execute(sa.text("SELECT id, on_behalf_of FROM votes ORDER BY id"))
+        assert sorted(tuple(r) for r in found) == [
+            ("req_staged", "added", "usr_e"),
+            ("req_staged", "stage", "usr_b"),
+            ("req_staged", "stage", "usr_c"),
+        ]
+        assert [tuple(r) for r in behalf] == [("vote_1", "usr_b"), ("vote_2", None)]
+    engine.dispose()

@@ -19,7 +19,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from .model import Absence, Assignee, AssignmentStrategy
+from .model import Absence, Assignee, AssignmentStrategy, Stage
 
 
 def acting_for(user_id: str, absences: Mapping[str, Absence], now: datetime) -> str | None:
@@ -120,14 +120,25 @@ class Standing:
 
 
 def settled_standing(
-    user_id: str | None, *, strategy: AssignmentStrategy, loop_reviewers: Collection[str]
+    user_id: str | None,
+    *,
+    strategy: AssignmentStrategy,
+    loop_reviewers: Collection[str],
+    stage: Stage | None = None,
 ) -> Standing | None:
     """`standing` when it holds whatever the request's assignees and absences are, so they need
-    not be read: a reviewer of an open loop may decide, as themselves. Anyone else's standing on
-    an open loop still depends on them: an admin may have given the request to someone
-    (reassign, or assignments kept from before the loop became open), and that assignee, or
-    whoever stands in for them while they are away, acts on it (for them)."""
-    if user_id is not None and strategy is AssignmentStrategy.open and user_id in loop_reviewers:
+    not be read: a reviewer of an open loop may decide, as themselves, unless the current
+    `stage` has reviewers of its own and they are not one. Anyone else's standing on an open
+    loop still depends on them: an admin may have given the request to someone (reassign, or
+    assignments kept from before the loop became open), and that assignee, or whoever stands
+    in for them while they are away, acts on it (for them)."""
+    own = stage.reviewers if stage is not None else ()
+    if (
+        user_id is not None
+        and strategy is AssignmentStrategy.open
+        and user_id in loop_reviewers
+        and (not own or user_id in own)
+    ):
         return Standing(True)
     return None
 
@@ -142,30 +153,53 @@ def standing(
     absences: Mapping[str, Absence],
     covered: Collection[str],
     now: datetime,
+    added: Collection[str] = (),
+    stage: Stage | None = None,
 ) -> Standing:
-    """May `user_id` vote? Open loops (and requests nobody could be given) are open to every
-    reviewer of the loop, as before; an assigned request to its assignees and whoever acts for
-    them (the delegate named when it was assigned, or one who stands in now). Admins always.
+    """May `user_id` decide the request? The one statement of who may; the inbox asks the
+    database the same question (store/deciders.py), and a test holds the two together.
 
-    `covered` lists who has voted already, themselves or through a delegate: a delegate acts
-    for someone not yet covered, so one assignment yields one vote.
+    - Its loop's reviewers, unless the loop assigns (round_robin, least_loaded) and the request
+      has assignees (open loops, and requests nobody could be given, stay open to them all).
+    - Its assignees, and whoever acts for one of them: the delegate named when it was assigned,
+      or one who stands in now. One assignment yields one vote: a delegate acts for someone
+      not yet `covered` (who has voted, themselves or through a delegate).
+    - The reviewers an escalation `added` to this one request.
+    - Within all of these, a `stage` with reviewers of its own takes only them; a delegate
+      counts as the reviewer they act for. A stage without reviewers takes any of the above.
+    - Admins always.
+
+    A delegate's verdict names whom they act for (`on_behalf_of`): someone who has not voted
+    yet if there is one, else `cast_vote` refuses the vote as a repeat.
     """
+    own = stage.reviewers if stage is not None else ()
+
+    def admitted(person: str) -> bool:
+        return not own or person in own
+
     if user_id is not None:
         restricted = strategy is not AssignmentStrategy.open and bool(assignees)
-        if not restricted and user_id in loop_reviewers:
-            return Standing(True)
-        if any(a.user_id == user_id for a in assignees):
+        if admitted(user_id) and (
+            (not restricted and user_id in loop_reviewers)
+            or any(a.user_id == user_id for a in assignees)
+            or user_id in added
+        ):
             return Standing(True)
         standing_in = [
             a.user_id
             for a in assignees
-            if a.delegate_id == user_id or acting_for(a.user_id, absences, now) == user_id
+            if admitted(a.user_id)
+            and (a.delegate_id == user_id or acting_for(a.user_id, absences, now) == user_id)
         ]
         if standing_in:
+            # Acting for someone who has voted already, the vote is refused as a repeat.
             free = [u for u in standing_in if u not in covered]
             return Standing(True, (free or standing_in)[0])
     if is_admin:
         return Standing(True)
+    named = {*loop_reviewers, *added, *(a.user_id for a in assignees)}
+    if own and stage is not None and user_id in named:
+        return Standing(False, why_not=f"you are not a reviewer of stage {stage.name!r}")
     if assignees and strategy is not AssignmentStrategy.open:
         return Standing(False, why_not="this request is assigned to someone else")
     return Standing(False, why_not="you are not a reviewer of this request's loop")

@@ -66,7 +66,8 @@ _DECISION_OF = {Choice.reject: Decision.rejected, Choice.needs_changes: Decision
 
 
 def may_review(loop: Loop, voter: Principal, added: tuple[str, ...] = ()) -> bool:
-    """`added`: the reviewers an escalation brought to this one request."""
+    """May `voter` read the requests of `loop` (and vote, where no `Standing` says otherwise)?
+    `added`: the reviewers an escalation brought to this one request."""
     if voter.link is not None:
         return False  # a review link grants one request, never a loop: see cast_vote
     if voter.role is Role.admin:
@@ -206,7 +207,9 @@ def _check_stage(request: Request, voter: Principal, votes: list[Vote]) -> None:
             f"you already voted on request {request.id} at stage {name!r};"
             " one person never counts in two stages"
         )
-    if stage.reviewers and voter.role is not Role.admin and voter.user_id not in stage.reviewers:
+    # A delegate counts as the reviewer they act for (domain/assignment.py `standing`).
+    mine = {voter.user_id, voter.on_behalf_of} - {None}
+    if stage.reviewers and voter.role is not Role.admin and not mine & set(stage.reviewers):
         raise Forbidden(f"you are not a reviewer of stage {stage.name!r} of request {request.id}")
 
 

@@ -39,9 +39,9 @@ from ..store import assignments as store
 from ..store import loops as loop_store
 from ..store import requests as request_store
 from ..store import users as user_store
-from ..store.assignments import AssignedTo
+from ..store.assignments import AssignedTo, Cursors
 from ..store.db import Conn
-from . import timeouts
+from . import deciders, timeouts
 from .context import Context, Tx, transaction
 from .views import rfc3339, user_snapshot
 
@@ -95,6 +95,7 @@ async def assign_new(tx: Tx, loop: Loop, created: list[Request]) -> list[Request
     On a loop with stages, a request goes to the reviewers of the stage it starts in (a stage
     without reviewers of its own takes the loop's).
     """
+    await deciders.stage_entered(tx.conn, created)
     if loop.assignment is AssignmentStrategy.open or not created:
         return created
     return await _assign(tx, loop, created, loop.assignment.value)
@@ -104,6 +105,7 @@ async def assign_stage(tx: Tx, loop: Loop, request: Request, voted: Collection[s
     """The request entered another stage (the next, or the first again after new content):
     the assignments of the stage it left end, and it goes to the new stage's reviewers, never
     to anyone in `voted` (who voted in an earlier stage: one person never counts in two)."""
+    await deciders.stage_entered(tx.conn, [request])
     if loop.assignment is AssignmentStrategy.open:
         return request
     ended = await store.end_assignments(tx.conn, request.id, None, tx.now)
@@ -126,8 +128,11 @@ async def _assign(
     replaced: list[str] | None = None,
 ) -> list[Request]:
     """The loop's row is locked first, so concurrent creates on any replica take turns: each
-    reads the cursor and the loads the one before it left."""
-    cursor = await store.lock_cursor(tx.conn, loop.id)
+    reads the cursors and the loads the one before it left. Round robin keeps one cursor per
+    stage (a stage takes turns among its own reviewers) and one for a loop without stages."""
+    cursors = await store.lock_cursor(tx.conn, loop.id)
+    turns: dict[str | None, int] = {None: cursors.loop}
+    turns.update(cursors.stages)
     with_reviewers = await loop_store.get_loop(tx.conn, loop.id)
     reviewers = with_reviewers.reviewers if with_reviewers else ()
     asked = {r.id: _asked(r, reviewers) for r in requests}
@@ -146,23 +151,29 @@ async def _assign(
     rows: list[dict[str, Any]] = []
     answered: list[Request] = []
     for request in requests:
+        stage = request.current_stage.name if request.current_stage is not None else None
         chosen = select(
             loop.assignment,
             asked[request.id],
             count=request.required_approvals,
-            cursor=cursor,
+            cursor=turns.get(stage, 0),
             loads=loads,
             absences=absences,
             barred=_barred(request, loop, people, emails) | set(voted),
             now=tx.now,
         )
-        cursor = chosen.cursor
+        turns[stage] = chosen.cursor
         assignees = tuple(Assignee(p.user_id, p.delegate_id, tx.now) for p in chosen.picks)
         for pick in chosen.picks:
             loads[pick.acting_id] = loads.get(pick.acting_id, 0) + 1
             rows.append(_row(request.id, pick.user_id, pick.delegate_id, tx.now))
         answered.append(replace(request, assignees=assignees))
-    await store.set_cursor(tx.conn, loop.id, cursor)
+    # A stage the loop no longer has keeps no cursor (unless a request still stands in it).
+    kept = {s.name for s in loop.stages} | {
+        r.current_stage.name for r in requests if r.current_stage
+    }
+    stage_turns = {n: c for n, c in turns.items() if n is not None and n in kept}
+    await store.set_cursor(tx.conn, loop.id, Cursors(turns[None], stage_turns))
     await store.insert_assignments(tx.conn, rows)
     for request in answered:
         for assignee in request.assignees:
@@ -218,7 +229,12 @@ async def standing_on(
     Only what the answer depends on is read: nothing more for a reviewer of an open loop, and
     the votes only when someone is assigned (they say whom a delegate still acts for)."""
     user = actor.user_id if actor.role in (Role.reviewer, Role.admin) else None
-    settled = settled_standing(user, strategy=loop.assignment, loop_reviewers=loop.reviewers)
+    settled = settled_standing(
+        user,
+        strategy=loop.assignment,
+        loop_reviewers=loop.reviewers,
+        stage=request.current_stage,
+    )
     if settled is not None:
         return settled
     assignees = (await store.current_assignees(conn, [request.id]))[request.id]
@@ -236,15 +252,15 @@ async def standing_on(
         absences=absences,
         covered=covered_voters(votes or []),
         now=now,
+        added=request.added_reviewers,
+        stage=request.current_stage,
     )
 
 
 async def acting_as(conn: Conn, user_id: str, now: datetime) -> AssignedTo:
     """What `user_id` has on their plate: their own assignments, those naming them delegate,
     and those of everyone they stand in for now."""
-    absences = await store.current_absences(conn, now)
-    standing_in = [u for u in absences if u != user_id and acting_for(u, absences, now) == user_id]
-    return AssignedTo((user_id, *standing_in), user_id)
+    return AssignedTo((user_id, *await deciders.stands_in_for(conn, user_id, now)), user_id)
 
 
 async def _pending(conn: Conn, request_id: str) -> tuple[Request, Loop]:
@@ -328,6 +344,14 @@ async def reassign(
             )
         if any(a.user_id == user_id for a in current) and replaces != user_id:
             raise Conflict(f"request {request_id} is already assigned to {user_id}")
+        stage = request.current_stage
+        if stage is not None and stage.reviewers and user_id not in stage.reviewers:
+            # They could not decide it (a stage with reviewers of its own takes only them), and
+            # nobody else of the loop could either: the request would wait for an admin.
+            raise ValidationFailed.field(
+                "body.user_id",
+                f"{user_id} is not a reviewer of stage {stage.name!r}, the request's current stage",
+            )
         absences = await store.current_absences(tx.conn, tx.now)
         acting = acting_for(user_id, absences, tx.now) or user_id
         people = list({user_id, acting})

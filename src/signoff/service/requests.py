@@ -365,6 +365,7 @@ async def list_requests(
         if actor.role is Role.reviewer:
             mine = await loop_store.list_loops(conn, None, 10_000, reviewer=actor.user_id)
             visible = Visible(
+                actor.user_id or "",
                 [lp.id for lp in mine],
                 await assignments.acting_as(conn, actor.user_id or "", now),
             )

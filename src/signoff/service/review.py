@@ -4,6 +4,7 @@ it, votes on several requests at once. Votes go through `votes.vote`, the one de
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from ..domain.model import Event, Loop, Principal, Priority, Request, Role, User, Vote
 from ..domain.voting import Ballot
@@ -14,7 +15,8 @@ from ..store import loops as loop_store
 from ..store import requests as request_store
 from ..store import users as user_store
 from ..store.db import Conn
-from . import assignments
+from ..store.deciders import Decider
+from . import assignments, deciders
 from .context import Context
 from .requests import _load, check_can_read
 from .votes import vote
@@ -33,32 +35,35 @@ class InboxFilter:
 class Inbox:
     requests: list[store.InboxItem]
     next_key: tuple[Priority, str] | None  # where the next page starts
-    loops: dict[str, Loop]  # the loops this reviewer may decide, by id
-    counts: dict[str, int]  # pending requests per loop
+    # The loops this reviewer reviews, and those of any other request they may decide (as a
+    # delegate, or brought in by an escalation), by id.
+    loops: dict[str, Loop]
+    counts: dict[str, int]  # what the inbox holds per loop, filters aside
     seq: int  # the event log's head when read: live updates start after it
 
 
-async def _my_loops(conn: Conn, actor: Principal) -> dict[str, Loop]:
-    reviewer = None if actor.role is Role.admin else actor.user_id
-    if actor.role is not Role.admin and not reviewer:
-        return {}
-    found = await loop_store.list_loops(conn, None, 10_000, reviewer=reviewer)
-    return {loop.id: loop for loop in found}
+@dataclass(frozen=True)
+class _Reader:
+    """Who reads an inbox, as the queries need them."""
+
+    loops: dict[str, Loop]  # the loops they review (an admin: every loop)
+    decider: Decider | None  # None: an admin, who may decide every request
 
 
-async def my_loop_ids(ctx: Context, actor: Principal) -> set[str] | None:
-    """The loops whose requests this person may decide; None for an admin (every loop)."""
+async def _reader(conn: Conn, actor: Principal, now: datetime) -> _Reader:
     if actor.role is Role.admin:
-        return None
-    async with ctx.db.read() as conn:
-        return set(await _my_loops(conn, actor))
+        found = await loop_store.list_loops(conn, None, 10_000)
+        return _Reader({lp.id: lp for lp in found}, None)
+    if actor.role is not Role.reviewer or not actor.user_id:
+        return _Reader({}, Decider("", (), (), ()))  # decides nothing
+    found = await deciders.reviewers_loops(conn, actor.user_id)
+    return _Reader({lp.id: lp for lp in found}, await deciders.decider(conn, actor, found, now))
 
 
-def _query(actor: Principal, loops: dict[str, Loop], where: InboxFilter) -> store.InboxQuery:
-    loop_ids: list[str] | None = None if actor.role is Role.admin else list(loops)
-    if where.loop_id:
-        loop_ids = [where.loop_id] if where.loop_id in loops else []
-    return store.InboxQuery(loop_ids, actor.voter_id, where.priority, (where.text or "").strip())
+def _query(actor: Principal, reader: _Reader, where: InboxFilter) -> store.InboxQuery:
+    return store.InboxQuery(
+        reader.decider, actor.voter_id, where.loop_id, where.priority, (where.text or "").strip()
+    )
 
 
 async def inbox(
@@ -71,10 +76,14 @@ async def inbox(
     """One page of the pending requests `actor` may decide and has not voted on yet."""
     async with ctx.db.read() as conn:
         seq = await store.latest_seq(conn)
-        loops = await _my_loops(conn, actor)
-        query = _query(actor, loops, where)
+        reader = await _reader(conn, actor, ctx.clock())
+        query = _query(actor, reader, where)
         found = await store.pending_page(conn, query, after, limit + 1)
-        counts = await store.pending_counts(conn, None if actor.role is Role.admin else list(loops))
+        counts = await store.pending_counts(conn, _query(actor, reader, InboxFilter()))
+        loops = reader.loops
+        others = set(counts) - set(loops)
+        if others:
+            loops = {**loops, **await loop_store.loops_by_id(conn, others)}
     page = found[:limit]
     next_key = (page[-1].priority, page[-1].id) if len(found) > limit else None
     return Inbox(page, next_key, loops, counts, seq)
@@ -86,13 +95,63 @@ async def next_in_queue(
     """The request a review session shows after `after`: the next in inbox order, else the
     first one left (the queue may have changed while the reviewer read)."""
     async with ctx.db.read() as conn:
-        loops = await _my_loops(conn, actor)
-        query = _query(actor, loops, where)
+        query = _query(actor, await _reader(conn, actor, ctx.clock()), where)
         key = (after.priority, after.id) if after else None
         found = await store.pending_page(conn, query, key, 1)
         if not found and key is not None:
             found = await store.pending_page(conn, query, None, 1)
     return found[0].id if found else None
+
+
+async def inbox_changes(ctx: Context, actor: Principal, batch: list[Event]) -> list[Event]:
+    """The events of `batch` that may change what `actor`'s inbox shows: every change of who
+    is away (delegation); one that names them or someone they act for (an assignment, an
+    escalation, a vote cast by or for them); and, but for votes, one about a request of a loop
+    they review (or one it left), or one they may decide or could when it left `pending`."""
+    if actor.role is Role.admin:
+        return batch
+    async with ctx.db.read() as conn:
+        reader = await _reader(conn, actor, ctx.clock())
+        assert reader.decider is not None
+        ids = {
+            e.request_id
+            for e in batch
+            if e.request_id and e.type != "request.vote" and e.loop_id not in reader.loops
+        }
+        theirs = await deciders.concerning(conn, reader.decider, ids) if ids else set()
+    names = {actor.user_id, *reader.decider.stands_for} - {None}
+
+    def changes(e: Event) -> bool:
+        if e.type == "user.updated":
+            return "away" in e.data.get("changed", ())
+        if names & _named(e):
+            return True
+        if e.type == "request.vote":  # another's vote: what it ends or moves has its own event
+            return False
+        return (
+            e.loop_id in reader.loops
+            or e.data.get("from_loop_id") in reader.loops
+            or e.request_id in theirs
+        )
+
+    return [e for e in batch if changes(e)]
+
+
+def _named(event: Event) -> set[str]:
+    """The people an event about a request names: assignees, whom they replace, those an
+    escalation added, a voter and whom they voted for."""
+    data = event.data
+    voter = data.get("voter") or {}
+    behalf = voter.get("on_behalf_of") or {}
+    found = [
+        data.get("assignee"),
+        data.get("delegate_id"),
+        *(data.get("replaced") or ()),
+        *(data.get("added_reviewers") or ()),
+        voter.get("user_id"),
+        behalf.get("user_id"),
+    ]
+    return {str(n) for n in found if n}
 
 
 @dataclass(frozen=True)

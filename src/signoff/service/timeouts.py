@@ -25,6 +25,7 @@ from ..store import loops as loop_store
 from ..store import requests as request_store
 from ..store import timers as store
 from ..store.timers import Timer
+from . import deciders
 from .context import Context, Tx, transaction
 from .views import decision_snapshot, rfc3339
 
@@ -280,6 +281,7 @@ async def _escalate(batch: _Batch, request: Request, timer: Timer, data: dict[st
         else:
             values["loop_id"] = target.id
     await request_store.update_pending(tx.conn, request.id, values)
+    await deciders.escalated(tx.conn, request.id, added)
     tx.changed_requests.add(request.id)
     moved = await request_store.get_request(tx.conn, request.id)
     assert moved is not None

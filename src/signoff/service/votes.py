@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +16,7 @@ from ..domain.voting import Ballot, VoteVerdict, cast_vote, check_seen_hash, cov
 from ..errors import Conflict, NotFound
 from ..store import loops as loop_store
 from ..store import requests as store
+from ..store.db import Conn
 from . import assignments, timeouts
 from .context import Context, Tx, transaction
 from .requests import _leave_pending, _load, check_can_read
@@ -85,6 +87,26 @@ async def vote(
         return await vote_in(tx, voter, request_id, ballot)
 
 
+async def check_vote(
+    conn: Conn,
+    voter: Principal,
+    request: Request,
+    loop: Loop,
+    votes: list[Vote],
+    ballot: Ballot,
+    now: datetime,
+) -> tuple[Principal, VoteVerdict]:
+    """Every rule `ballot` must pass, writing nothing: the voter as the vote records them (a
+    delegate's with `on_behalf_of`) and what the vote does. `votes`: the live ones."""
+    standing: Standing | None = None
+    # A review link grants its one request, so cast_vote checks it itself (standing None).
+    if voter.link is None:
+        standing = await assignments.standing_on(conn, request, loop, voter, now, votes)
+        if standing.on_behalf_of is not None:
+            voter = replace(voter, on_behalf_of=standing.on_behalf_of)  # a delegate's vote
+    return voter, cast_vote(request, loop, votes, voter, ballot, standing)
+
+
 async def vote_in(
     tx: Tx, voter: Principal, request_id: str, ballot: Ballot
 ) -> tuple[Request, VoteVerdict, Vote]:
@@ -94,14 +116,7 @@ async def vote_in(
     if loop is None:
         raise NotFound(f"the loop of request {request_id} no longer exists")
     votes = await store.live_votes(tx.conn, request_id)
-    standing: Standing | None = None
-    # A review link grants its one request, and an escalation adds reviewers to this request:
-    # neither is an assignment, so cast_vote checks them itself (standing None).
-    if voter.link is None and voter.user_id not in request.added_reviewers:
-        standing = await assignments.standing_on(tx.conn, request, loop, voter, tx.now, votes)
-        if standing.on_behalf_of is not None:
-            voter = replace(voter, on_behalf_of=standing.on_behalf_of)  # a delegate's vote
-    verdict = cast_vote(request, loop, votes, voter, ballot, standing)
+    voter, verdict = await check_vote(tx.conn, voter, request, loop, votes, ballot, tx.now)
     cast = Vote(
         id=new_id("vote", tx.now),
         request_id=request_id,
@@ -117,7 +132,10 @@ async def vote_in(
     )
     try:
         async with tx.conn.begin_nested():
-            await store.insert_vote(tx.conn, {**cast.__dict__, "choice": cast.choice.value})
+            await store.insert_vote(
+                tx.conn,
+                {**cast.__dict__, "choice": cast.choice.value, "on_behalf_of": voter.on_behalf_of},
+            )
     except IntegrityError:
         raise Conflict(f"you have already voted on request {request_id}") from None
     await timeouts.picked_up(tx, request)

@@ -17,23 +17,37 @@ from .tables import absences, assignments, loops, request_claims, requests
 _CURRENT = assignments.c.ended_at.is_(None)
 
 
-async def lock_cursor(conn: Conn, loop_id: str) -> int:
-    """The loop's round robin cursor, its row locked until the transaction ends (PostgreSQL;
+@dataclass(frozen=True)
+class Cursors:
+    """Where round robin goes on in a loop: the loop's own turn (a loop without stages) and
+    each stage's, by stage name: a stage takes turns among its own reviewers."""
+
+    loop: int
+    stages: dict[str, int]
+
+
+async def lock_cursor(conn: Conn, loop_id: str) -> Cursors:
+    """The loop's round robin cursors, its row locked until the transaction ends (PostgreSQL;
     SQLite's single writer serializes already): concurrent creates take turns here.
 
     FOR NO KEY UPDATE, not FOR UPDATE: the transaction has already inserted requests, whose
     foreign key holds a KEY SHARE lock on this row in every concurrent create, and FOR UPDATE
     would wait on those (a deadlock between any two creates)."""
     query = (
-        sa.select(loops.c.assignment_cursor)
+        sa.select(loops.c.assignment_cursor, loops.c.stage_cursors)
         .where(loops.c.id == loop_id)
         .with_for_update(key_share=True)
     )
-    return int((await conn.execute(query)).scalar_one())
+    row = (await conn.execute(query)).one()
+    return Cursors(int(row.assignment_cursor), dict(row.stage_cursors or {}))
 
 
-async def set_cursor(conn: Conn, loop_id: str, cursor: int) -> None:
-    await conn.execute(loops.update().where(loops.c.id == loop_id).values(assignment_cursor=cursor))
+async def set_cursor(conn: Conn, loop_id: str, cursors: Cursors) -> None:
+    await conn.execute(
+        loops.update()
+        .where(loops.c.id == loop_id)
+        .values(assignment_cursor=cursors.loop, stage_cursors=cursors.stages or None)
+    )
 
 
 async def pending_loads(conn: Conn, user_ids: list[str]) -> dict[str, int]:

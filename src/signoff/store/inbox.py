@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +12,8 @@ import sqlalchemy as sa
 from ..domain.model import Priority, Status
 from ._rows import utc, utc_or_none
 from .db import Conn
-from .tables import events, requests, votes
+from .deciders import Decider, Shape, covered, may_decide, ways
+from .tables import events, requests
 
 # Highest first: the order the inbox walks the priorities in.
 PRIORITY_ORDER: tuple[Priority, ...] = (
@@ -66,37 +68,47 @@ def _item(row: Any) -> InboxItem:
 
 @dataclass(frozen=True)
 class InboxQuery:
-    loop_ids: list[str] | None  # None: every loop (an admin)
-    voter_id: str  # requests this voter already voted on are left out
+    decider: Decider | None  # None: every pending request (an admin)
+    voter_id: str  # requests this voter already voted on (or had voted for them) are left out
+    loop_id: str | None = None
     priority: Priority | None = None
     text: str | None = None
 
+    def params(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"voter": self.voter_id, "loop_id": self.loop_id}
+        if self.text:  # as `contains(autoescape=True)` would: the needle's own % and _ are text
+            escaped = self.text.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
+            found["needle"] = escaped
+        return {**found, **(self.decider.params() if self.decider else {})}
 
-def _base(q: InboxQuery) -> sa.Select[Any]:
-    query = sa.select(*_COLUMNS).where(requests.c.status == Status.pending.value)
-    if q.loop_ids is not None:
-        query = query.where(requests.c.loop_id.in_(q.loop_ids))
-    voted = sa.exists().where(
-        votes.c.request_id == requests.c.id,
-        votes.c.voter_id == q.voter_id,
-        votes.c.voided_at.is_(None),
-    )
-    query = query.where(~voted)
-    if q.text:
-        needle = q.text.lower()
+
+_PENDING = requests.c.status == Status.pending.value
+_UNVOTED = ~covered(requests.c.id, sa.bindparam("voter", type_=sa.String))
+_SEARCHED = (
+    requests.c.title,
+    sa.cast(requests.c.content, sa.Text),
+    sa.cast(requests.c.metadata, sa.Text),
+)
+
+
+@cache
+def _page(shape: Shape | None, by_loop: bool, after: bool, text: bool) -> sa.Select[Any]:
+    """The pending requests of one priority (`level`) this reader may decide and has not voted
+    on, by id from `after_id`: parameters, so that each shape is built once."""
+    query = sa.select(*_COLUMNS).where(_PENDING, requests.c.priority == sa.bindparam("level"))
+    if shape is not None:
+        query = query.where(may_decide(shape))
+    query = query.where(_UNVOTED)
+    if after:
+        query = query.where(requests.c.id > sa.bindparam("after_id"))
+    if by_loop:
+        query = query.where(requests.c.loop_id == sa.bindparam("loop_id"))
+    if text:
+        needle = sa.bindparam("needle", type_=sa.String)
         query = query.where(
-            sa.or_(
-                *(
-                    sa.func.lower(column).contains(needle, autoescape=True)
-                    for column in (
-                        requests.c.title,
-                        sa.cast(requests.c.content, sa.Text),
-                        sa.cast(requests.c.metadata, sa.Text),
-                    )
-                )
-            )
+            sa.or_(*(sa.func.lower(c).contains(needle, escape="/") for c in _SEARCHED))
         )
-    return query
+    return query.order_by(requests.c.id).limit(sa.bindparam("limit", type_=sa.Integer))
 
 
 async def pending_page(
@@ -108,27 +120,44 @@ async def pending_page(
     levels = [q.priority] if q.priority else list(PRIORITY_ORDER)
     if after is not None:
         levels = [p for p in levels if PRIORITY_ORDER.index(p) >= PRIORITY_ORDER.index(after[0])]
+    shape = q.decider.shape if q.decider else None
+    params = q.params()
     for level in levels:
-        query = _base(q).where(requests.c.priority == level.value)
-        if after is not None and level is after[0]:
-            query = query.where(requests.c.id > after[1])
-        query = query.order_by(requests.c.id).limit(limit - len(found))
-        found += [_item(r) for r in await conn.execute(query)]
+        resume = after is not None and level is after[0]
+        query = _page(shape, q.loop_id is not None, resume, bool(q.text))
+        values = {**params, "level": level.value, "limit": limit - len(found)}
+        if resume:
+            assert after is not None
+            values["after_id"] = after[1]
+        found += [_item(r) for r in await conn.execute(query, values)]
         if len(found) >= limit:
             break
     return found
 
 
-async def pending_counts(conn: Conn, loop_ids: list[str] | None) -> dict[str, int]:
-    """Pending requests per loop (all of them, whoever voted)."""
-    query = (
-        sa.select(requests.c.loop_id, sa.func.count())
-        .where(requests.c.status == Status.pending.value)
-        .group_by(requests.c.loop_id)
+@cache
+def _counts(shape: Shape | None) -> sa.CompoundSelect[Any]:
+    """Each way of deciding counted from its own index (a reviewer's loops from (loop_id,
+    status, id), reading no row), leaving out what an earlier way counted already: those are
+    few, and only they are read twice."""
+    each = (sa.true(),) if shape is None else ways(shape, row=False)
+    return sa.union_all(
+        *(
+            sa.select(requests.c.loop_id, sa.func.count().label("n"))
+            .where(_PENDING, way, *(~earlier for earlier in each[:k]), _UNVOTED)
+            .group_by(requests.c.loop_id)
+            for k, way in enumerate(each)
+        )
     )
-    if loop_ids is not None:
-        query = query.where(requests.c.loop_id.in_(loop_ids))
-    return {loop_id: int(n) for loop_id, n in await conn.execute(query)}
+
+
+async def pending_counts(conn: Conn, q: InboxQuery) -> dict[str, int]:
+    """What the whole inbox holds (filters aside), per loop."""
+    counts: dict[str, int] = {}
+    shape = q.decider.shape if q.decider else None
+    for row in await conn.execute(_counts(shape), q.params()):
+        counts[row.loop_id] = counts.get(row.loop_id, 0) + int(row.n)
+    return counts
 
 
 async def latest_seq(conn: Conn) -> int:

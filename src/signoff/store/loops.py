@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -76,6 +77,13 @@ async def get_loop(conn: Conn, loop_id: str, *, reviewers: bool = True) -> Loop 
     if row is None:
         return None
     return _loop(row, (await _reviewers_of(conn, [loop_id]))[loop_id] if reviewers else [])
+
+
+async def loops_by_id(conn: Conn, ids: Iterable[str]) -> dict[str, Loop]:
+    """These loops (the live ones among them), by id."""
+    rows = (await conn.execute(sa.select(loops).where(loops.c.id.in_(list(ids)), _LIVE))).all()
+    reviewers = await _reviewers_of(conn, [r.id for r in rows])
+    return {r.id: _loop(r, reviewers[r.id]) for r in rows}
 
 
 async def get_loop_by_name(conn: Conn, name: str) -> Loop | None:

@@ -25,6 +25,7 @@ from ..domain.rules import request_stages_from_json
 from ._rows import utc, utc_or_none
 from .assignments import AssignedTo, assigned_to
 from .db import Conn
+from .deciders import added_to
 from .tables import loops, requests, votes
 
 # Every column but the callback's credentials: nothing that answers a caller reads those.
@@ -133,8 +134,11 @@ async def existing_request_ids(conn: Conn, ids: set[str]) -> set[str]:
 
 @dataclass(frozen=True)
 class Visible:
-    """What a reviewer may see: the requests of their loops and those assigned to them."""
+    """What a reviewer may see: the requests of their loops, those assigned to them (or to
+    someone they act for) and those an escalation added them to. Every request they may decide
+    is among these (store/deciders.py)."""
 
+    user_id: str
     loop_ids: list[str]
     assigned: AssignedTo
 
@@ -180,6 +184,7 @@ async def list_requests(
             sa.or_(
                 requests.c.loop_id.in_(where.visible.loop_ids),
                 assigned_to(where.visible.assigned),
+                added_to(where.visible.user_id),
             )
         )
     if where.assigned is not None:

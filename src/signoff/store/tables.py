@@ -71,6 +71,9 @@ loops = sa.Table(
     # open, round_robin or least_loaded; the cursor is the round robin position of the next turn.
     sa.Column("assignment", sa.String(20), nullable=False, server_default="open"),
     sa.Column("assignment_cursor", sa.Integer, nullable=False, server_default="0"),
+    # Round robin inside stages: each stage's own position, by stage name (migration 0008); the
+    # cursor above serves loops without stages.
+    sa.Column("stage_cursors", sa.JSON),
     # A deleted loop keeps its history; its name is free again.
     sa.Index(
         "uq_loops_live_name",
@@ -160,6 +163,9 @@ votes = sa.Table(
     sa.Column("created_at", Time, nullable=False),
     sa.Column("voided_at", Time),
     sa.Column("stage", sa.Integer),  # the stage it was cast in, on a loop with stages
+    # A delegate's vote: the reviewer it was cast for (also in `voter`), so that the inbox can
+    # leave out what that reviewer has had decided for them (migration 0008).
+    sa.Column("on_behalf_of", Id),
     # One live vote per voter and request, guarded by the database as well as by the domain.
     sa.Index(
         "uq_votes_live_voter",
@@ -404,4 +410,17 @@ absences = sa.Table(
     sa.Column("delegate_id", Id, sa.ForeignKey("users.id")),
     sa.Column("updated_at", Time, nullable=False),
     sa.Index("ix_absences_delegate_id", "delegate_id"),
+)
+
+# The people a request names beyond its loop, one row each, so that "what may this person
+# decide" is an index lookup (migration 0008): `added`, whom an escalation added to it (as in
+# `requests.added_reviewers`); `stage`, its current stage's own reviewers (none when the stage
+# takes the loop's, as in `requests.stages`). service/deciders.py keeps them in step.
+request_reviewers = sa.Table(
+    "request_reviewers",
+    metadata,
+    sa.Column("request_id", Id, sa.ForeignKey("requests.id"), primary_key=True),
+    sa.Column("kind", sa.String(10), primary_key=True),
+    sa.Column("user_id", Id, primary_key=True),
+    sa.Index("ix_request_reviewers_user_id_kind", "user_id", "kind"),
 )

@@ -23,8 +23,20 @@ from .routing import web_router
 router = web_router()
 PAGE_SIZE = 50
 KEEP_ALIVE_SECONDS = 15.0
-# What changes an inbox: a request arrives, leaves `pending`, or changes what it says.
-LIVE_TYPES = ("request.created", "request.completed", "request.cancelled", "request.updated")
+# What changes an inbox: a request arrives, leaves `pending`, or changes what it says; or who
+# may decide it changes (assignment, escalation, a stage, a vote, someone away or back).
+LIVE_TYPES = (
+    "request.created",
+    "request.completed",
+    "request.cancelled",
+    "request.timed_out",
+    "request.updated",
+    "request.assigned",
+    "request.escalated",
+    "request.stage_completed",
+    "request.vote",
+    "user.updated",
+)
 
 
 def parse_filter(loop: str, priority: str, q: str) -> service.InboxFilter:
@@ -91,8 +103,8 @@ async def inbox_page(
 
 @router.get("/inbox/stream")
 async def inbox_stream(ctx: Ctx, session: CurrentSession, after: int = 0) -> Response:
-    """Server-sent events: `inbox` when a request of this reviewer's loops arrives, changes or
-    leaves `pending`; the page then reloads its list."""
+    """Server-sent events: `inbox` when something may have changed what this reviewer may
+    decide (service.review `inbox_changes`); the page then reloads its list."""
     return StreamingResponse(
         _inbox_events(ctx, session, after),
         media_type="text/event-stream",
@@ -109,8 +121,7 @@ async def _inbox_events(ctx: Context, session: WebSession, after: int) -> AsyncI
             batch = await event_service.events_after(ctx, after, 500, filters)
             if batch:
                 after = batch[-1].seq or after
-                mine = await service.my_loop_ids(ctx, session.principal)
-                seen = [e for e in batch if mine is None or e.loop_id in mine]
+                seen = await service.inbox_changes(ctx, session.principal, batch)
                 if seen:
                     data = json.dumps([{"type": e.type, "request_id": e.request_id} for e in seen])
                     yield f"id: {after}\nevent: inbox\ndata: {data}\n\n"

@@ -57,7 +57,7 @@
     source.addEventListener("inbox", (e) => {
       const changes = JSON.parse(e.data);
       const arrived = changes.filter((c) => c.type === "request.created").length;
-      const left = changes.filter((c) => c.type === "request.completed" || c.type === "request.cancelled").length;
+      const left = changes.filter((c) => ["request.completed", "request.cancelled", "request.timed_out"].includes(c.type)).length;
       const parts = [];
       if (arrived) parts.push(`${arrived} new`);
       if (left) parts.push(`${left} decided elsewhere`);
