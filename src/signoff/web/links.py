@@ -87,7 +87,7 @@ async def _page(
     return await page(request, "review.html", values, status=status)
 
 
-@router.api_route("/r/{token}", methods=["GET", "HEAD"])
+@router.get("/r/{token}")
 async def link_page(request: Request, token: str, ctx: Ctx) -> Response:
     """Read only, whoever asks: opening a link never decides and never spends it."""
     return await _page(request, ctx, token)
