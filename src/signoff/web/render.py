@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from .. import __version__ as version
-from . import csrf
+from . import csrf, flash
 from .auth import is_secure, session_of
 
 HERE = Path(__file__).parent
@@ -91,6 +91,7 @@ async def page(
         }
     )
     response = HTMLResponse(body, status_code=status, headers=HEADERS)
+    flash.forget(request, response)
     if session is None and request.cookies.get(csrf.COOKIE) != token:
         response.set_cookie(
             csrf.COOKIE, token, httponly=True, samesite="lax", secure=is_secure(request), path="/"

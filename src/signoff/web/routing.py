@@ -3,7 +3,7 @@ and HEAD answered wherever GET is."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 
 from .csrf import csrf_protect
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
 class PageRoute(APIRoute):
