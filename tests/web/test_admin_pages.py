@@ -177,6 +177,10 @@ async def test_keys_are_shown_once_and_revoked(site: Site) -> None:
         assert r.status_code == 303 and r.headers["location"] == "/admin/keys"
         sealed = admin.cookies["signoff_flash"]
         assert "sk_" not in sealed and "Path=/admin" in r.headers["set-cookie"]
+        await admin.get("/admin/users")  # another admin page leaves it for the keys page
+        assert admin.cookies["signoff_flash"] == sealed
+        assert (await admin.head("/admin/keys")).status_code == 200  # so does a HEAD
+        assert admin.cookies["signoff_flash"] == sealed
         shown = await admin.get("/admin/keys")
         secret = re.search(r"(sk_[0-9a-f]{12}_[A-Za-z0-9_-]{20,})", shown.text)
         assert secret, shown.text[:3000]

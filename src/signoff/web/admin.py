@@ -236,7 +236,7 @@ async def _users_page(
 async def _back(request: Request, session: WebSession, to: str, **data: Any) -> RedirectResponse:
     """POST/redirect/GET: the page the form came from, with what it must show once."""
     response = RedirectResponse(to, status_code=303)
-    await flash.put(request, response, session, **data)
+    await flash.put(request, response, session, to, **data)
     return response
 
 

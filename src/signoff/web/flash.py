@@ -33,13 +33,15 @@ def _cipher(key: bytes) -> AESGCM:
     return AESGCM(hashlib.sha256(b"signoff web flash\n" + key).digest())
 
 
-async def put(request: Request, response: Response, session: WebSession, **data: Any) -> None:
-    """Seal `data` (plain JSON values) for the next page this session opens under /admin."""
+async def put(
+    request: Request, response: Response, session: WebSession, page: str, **data: Any
+) -> None:
+    """Seal `data` (plain JSON values) for `page` (a path under /admin), in this session."""
     ctx = context(request)
     key = await flash_key(ctx, make=True)
     assert key is not None
     nonce = secrets.token_bytes(12)
-    plain = json.dumps({"at": ctx.clock().timestamp(), "data": data}).encode()
+    plain = json.dumps({"at": ctx.clock().timestamp(), "page": page, "data": data}).encode()
     sealed = nonce + _cipher(key).encrypt(nonce, plain, session.id.encode())
     response.set_cookie(
         COOKIE,
@@ -54,11 +56,11 @@ async def put(request: Request, response: Response, session: WebSession, **data:
 
 async def take(request: Request, session: WebSession) -> dict[str, Any]:
     """What the last form of this session left for this page ({} if nothing, or if it is not
-    this session's, was altered or is too old). render.page deletes the cookie after a GET."""
+    this session's, was altered or is too old). render.page deletes the cookie after a GET.
+    Another page leaves it alone: it waits for the page the redirect named."""
     raw = request.cookies.get(COOKIE)
     if not raw:
         return {}
-    request.state.flash_taken = True
     ctx = context(request)
     key = await flash_key(ctx)
     try:
@@ -66,7 +68,11 @@ async def take(request: Request, session: WebSession) -> dict[str, Any]:
         plain = _cipher(key or b"").decrypt(sealed[:12], sealed[12:], session.id.encode())
         found = json.loads(plain)
     except (ValueError, InvalidTag):
+        request.state.flash_taken = True  # unreadable: gone
         return {}
+    if found["page"] != request.url.path:
+        return {}
+    request.state.flash_taken = True
     made = datetime.fromtimestamp(found["at"], ctx.clock().tzinfo)
     if (ctx.clock() - made).total_seconds() > LIFETIME_SECONDS:
         return {}
