@@ -257,3 +257,34 @@ def test_a_request_decided_elsewhere_leaves_the_inbox_and_stops_the_page(
     assert live_site.admin.get_response(one.id).decision == "approved"
     answer = live_site.admin.get_response(two.id)
     assert answer.decision == "rejected" and answer.decided_by[0]["email"] == bob.email
+
+
+def test_quorum_progress_and_votes_show_live_on_an_open_page(
+    open_page: Any, live_site: LiveSite
+) -> None:
+    ann, bob = live_site.reviewer(), live_site.reviewer()
+    loop = live_site.loop(ann, bob, approvals=2)
+    created = live_site.admin.create_request(loop, "Pay the invoice", title="Two keys")
+    ann_page = open_page(ann)
+    ann_page.goto(f"/requests/{created.id}")
+    expect(ann_page.locator("#progress")).to_have_text("0 of 2 approvals")
+    expect(ann_page.locator("#votes-box")).to_have_text("No votes yet.")
+    bob_page = open_page(bob)
+    bob_page.goto(f"/requests/{created.id}")
+    bob_page.get_by_label("Feedback").fill("Invoice matches the order.")
+    bob_page.get_by_role("button", name="Approve", exact=True).click()
+    expect(bob_page.locator("#banner")).to_have_text("Your vote is recorded.")
+    # Ann's page, not reloaded, follows: the count, and Bob's vote with his feedback.
+    expect(ann_page.locator("#progress")).to_have_text("1 of 2 approvals")
+    expect(ann_page.locator("#votes")).to_contain_text(f"{bob.email}: approve")
+    expect(ann_page.locator("#votes")).to_contain_text("Invoice matches the order.")
+    expect(ann_page.get_by_role("button", name="Approve", exact=True)).to_be_enabled()
+    expect(bob_page.locator("#still-needed")).to_have_text(
+        "It needs 1 more approval from other reviewers."
+    )
+    ann_page.get_by_role("button", name="Approve", exact=True).click()
+    expect(ann_page.locator("#banner")).to_have_text("Approved.")
+    # Bob's page, open on his vote, learns that the request is decided.
+    expect(bob_page.locator("#live-decided")).to_contain_text("just decided (approved")
+    expect(bob_page.locator("#progress")).to_have_text("2 of 2 approvals")
+    assert live_site.admin.get_response(created.id).decision == "approved"

@@ -115,8 +115,12 @@ class Review:
 
     @property
     def approvals(self) -> int:
-        live = [v for v in self.votes if v.voided_at is None]
-        return sum(1 for v in live if v.choice.value == "approve")
+        return approvals(self.votes)
+
+
+def approvals(votes: list[Vote]) -> int:
+    """The approvals that count: the ones not voided by a change of content."""
+    return sum(1 for v in votes if v.voided_at is None and v.choice.value == "approve")
 
 
 async def review(ctx: Context, actor: Principal, request_id: str) -> Review:
@@ -149,6 +153,14 @@ async def review(ctx: Context, actor: Principal, request_id: str) -> Review:
             rounds=rounds,
             later=await store.revisions_of(conn, request_id),
         )
+
+
+async def standing(ctx: Context, actor: Principal, request_id: str) -> tuple[Request, list[Vote]]:
+    """The request and every vote on it, read together: what an open review page keeps live."""
+    async with ctx.db.read() as conn:
+        request = await _load(conn, request_id)
+        await check_can_read(conn, actor, request, ctx.clock())
+        return request, await request_store.all_votes(conn, request_id)
 
 
 async def get_state(ctx: Context, actor: Principal, request_id: str) -> Request:

@@ -71,7 +71,23 @@ def iso(value: datetime | None) -> str:
     return value.isoformat().replace("+00:00", "Z") if value else ""
 
 
-TEMPLATES.globals.update(time_left=time_left, age=age, version=version)
+def approvals_text(approvals: int, required: int) -> str:
+    """`1 of 2 approvals`: the review page's progress, rendered and live-updated alike."""
+    return f"{approvals} of {required} approval{'s' if required != 1 else ''}"
+
+
+def still_needed_text(approvals: int, required: int) -> str:
+    left = max(required - approvals, 0)
+    return f"It needs {left} more approval{'s' if left != 1 else ''} from other reviewers."
+
+
+TEMPLATES.globals.update(
+    time_left=time_left,
+    age=age,
+    version=version,
+    approvals_text=approvals_text,
+    still_needed_text=still_needed_text,
+)
 TEMPLATES.filters.update(utc=utc_text, iso=iso, duration=duration)
 
 

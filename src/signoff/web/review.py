@@ -1,8 +1,9 @@
 """The review page: read a request with its context and history, and decide it.
 
 A decision goes through `service.votes.vote`, as POST /v1/requests/{id}/decisions does.
-The page listens to `/requests/{id}/stream` and stops its buttons the moment someone else
-decides; a vote that arrives late anyway is refused by the service and the page says so.
+The page listens to `/requests/{id}/stream`: it shows other reviewers' votes and the quorum's
+progress as they come, and stops its buttons the moment someone else decides; a vote that
+arrives late anyway is refused by the service and the page says so.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from . import content as show
 from .auth import Ctx, CurrentSession
 from .forms import answer_of, fields_of
 from .inbox import parse_filter
-from .render import page
+from .render import approvals_text, fragment, page, still_needed_text
 from .routing import form_list, form_text, web_router
 
 router = web_router()
@@ -330,8 +331,8 @@ async def batch(request: Request, ctx: Ctx, session: CurrentSession) -> Response
 async def request_stream(
     request_id: str, ctx: Ctx, session: CurrentSession, hash: str = ""
 ) -> Response:
-    """Server-sent events for an open review page: `decided` once the request leaves
-    `pending`, `changed` if its content changes under the reviewer's eyes."""
+    """Server-sent events for an open review page: `votes` as reviewers vote, `changed` if the
+    content changes under the reviewer's eyes, `decided` once the request leaves `pending`."""
     await get_state_or_404(ctx, session.principal, request_id)
     return StreamingResponse(
         _request_events(ctx, session.principal, request_id, hash),
@@ -347,14 +348,32 @@ async def get_state_or_404(ctx: Context, actor: Principal, request_id: str) -> A
         raise NotFound(f"no request with id {request_id!r}") from None
 
 
+def _votes_event(r: Any, votes: list[Any]) -> str:
+    """The quorum's progress and the votes list, rendered as the page renders them."""
+    approvals = service.approvals(votes)
+    data = {
+        "progress": approvals_text(approvals, r.required_approvals),
+        "still_needed": still_needed_text(approvals, r.required_approvals),
+        "votes": fragment("_votes.html", {"votes": votes}),
+    }
+    return f"event: votes\ndata: {json.dumps(data)}\n\n"
+
+
 async def _request_events(
     ctx: Context, actor: Principal, request_id: str, seen_hash: str
 ) -> AsyncIterator[str]:
+    """`votes` on (re)connecting and whenever a vote is cast or voided; `changed` when the
+    content changes; `decided` once the request leaves `pending`, and then the stream ends."""
     yield "retry: 2000\n\n"
+    shown: object = None  # the votes the page shows, as last sent
     with ctx.notifier.subscribe(request_id) as changed:
         while True:
             changed.clear()
-            r = await service.get_state(ctx, actor, request_id)
+            r, votes = await service.standing(ctx, actor, request_id)
+            now_shown = (r.required_approvals, [(v.id, v.voided_at is None) for v in votes])
+            if now_shown != shown:
+                yield _votes_event(r, votes)
+                shown = now_shown
             if not r.is_pending:
                 outcome = r.decision.value.replace("_", " ") if r.decision else r.status.value
                 who = ", ".join(

@@ -130,11 +130,22 @@
   function liveRequest() {
     if (!document.body.dataset.stream) return;
     const source = new EventSource(document.body.dataset.stream);
+    source.addEventListener("votes", (e) => {
+      // Someone voted (or a change of content voided votes): the count and the list follow.
+      const info = JSON.parse(e.data);
+      document.getElementById("progress").textContent = info.progress;
+      document.getElementById("votes-box").innerHTML = info.votes;  // rendered (escaped) by the server
+      const needed = document.getElementById("still-needed");
+      if (needed) needed.textContent = info.still_needed;
+    });
     source.addEventListener("decided", (e) => {
       const info = JSON.parse(e.data);
       source.close();
       const note = document.getElementById("live-decided");
-      note.textContent = `This request was just decided elsewhere (${info.outcome}${info.by ? ", by " + info.by : ""}). Your buttons no longer work; a vote now would be refused.`;
+      const how = `${info.outcome}${info.by ? ", by " + info.by : ""}`;
+      note.textContent = document.getElementById("decide-form")
+        ? `This request was just decided elsewhere (${how}). Your buttons no longer work; a vote now would be refused.`
+        : `This request was just decided (${how}). Reload to see the outcome.`;
       note.hidden = false;
       document.querySelectorAll("#decide button, #decide textarea, #decide input, #decide select").forEach((el) => { el.disabled = true; });
       const dialog = document.getElementById("confirm");
