@@ -103,7 +103,7 @@ def test_reject_needs_feedback(open_page: Any, live_site: LiveSite) -> None:
     page.goto(f"/requests/{created.id}")
     page.get_by_role("button", name="Reject").click()
     expect(page.locator("#err-feedback")).to_have_text(
-        "a rejection or a change request needs feedback"
+        "Write some feedback first: a rejection or a request for changes needs it."
     )
     page.get_by_label("Feedback").fill("Far too broad.")
     page.get_by_role("button", name="Reject").click()
@@ -139,6 +139,8 @@ def test_answer_a_choice_and_a_form_with_a_refused_answer(
     )
     page = open_page(ann)
     page.goto(f"/requests/{choice.id}")
+    page.get_by_role("button", name="Submit answer").click()  # nothing picked
+    expect(page.locator("#err-response_data")).to_have_text("Pick one of the choices.")
     page.get_by_label("pro").check()
     page.get_by_role("button", name="Submit answer").click()
     expect(page.locator("#banner")).to_have_text("Approved.")
@@ -150,11 +152,11 @@ def test_answer_a_choice_and_a_form_with_a_refused_answer(
     page.get_by_label("Urgent").check()
     page.get_by_label("broken").check()
     page.get_by_role("button", name="Submit answer").click()
-    expect(page.locator("#err-f-amount")).to_have_text("5000 is greater than the maximum of 1000")
+    expect(page.locator("#err-f-amount")).to_have_text("At most 1000.")
     expect(page.get_by_label("Amount")).to_have_value("5000")  # what was typed stays
+    expect(page.get_by_label("broken")).to_be_checked()  # and what was picked
     assert live_site.admin.get_response(form.id).status == "pending"
     page.get_by_label("Amount").fill("500")
-    page.get_by_label("broken").check()
     page.get_by_role("button", name="Submit answer").click()
     expect(page.locator("#banner")).to_have_text("Approved.")
     answer = live_site.admin.get_response(form.id)

@@ -34,7 +34,7 @@ from ..service.context import Context
 from ..service.votes import vote
 from . import content as show
 from .auth import Ctx, CurrentSession
-from .forms import answer_of, fields_of
+from .forms import answer_of, as_sent, explain, fields_of
 from .inbox import parse_filter
 from .render import approvals_text, fragment, page, still_needed_text
 from .routing import form_list, form_text, web_router
@@ -151,20 +151,56 @@ def _field_errors(exc: ValidationFailed) -> dict[str, str]:
     return out
 
 
+_SHOWN = ("form", "feedback", "edited_content", "response_data")  # where the page puts errors
+REFUSED = "Your answer was not accepted: see what is marked below."
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def answer_errors(exc: ValidationFailed, r: Any, draft: dict[str, Any]) -> dict[str, str]:
+    """Why the service refused the answer, in the words of the page and next to the field it
+    is about (the service speaks of `body.response_data`, the page of its choices and fields)."""
+    errors = _field_errors(exc)
+    about_answer = [k for k in errors if k == "response_data" or k.startswith("field.")]
+    kind = r.response.type
+    if about_answer and kind is ResponseType.choice:
+        errors["response_data"] = (
+            "Pick at least one of the choices."
+            if r.response.multiple
+            else "Pick one of the choices."
+        )
+    elif about_answer and kind is ResponseType.text:
+        errors["response_data"] = "Write your answer."
+    elif about_answer and kind is ResponseType.form and "response_data" in draft:
+        worded = explain(r.response.schema, draft["response_data"])
+        if worded:
+            errors = {k: v for k, v in errors.items() if k not in about_answer} | worded
+    if "feedback" in errors:
+        errors["feedback"] = (
+            "Write some feedback first: a rejection or a request for changes needs it."
+        )
+    for name in [k for k in errors if k not in _SHOWN and not k.startswith("field.")]:
+        message = _sentence(errors.pop(name))
+        errors["form"] = f"{errors['form']} {message}" if "form" in errors else message
+    return errors
+
+
 async def _ballot(
-    request: Request, r: Any, form_fields: list[Any]
-) -> tuple[Ballot, dict[str, Any]]:
-    """The ballot the form makes, the draft to show again if it is refused."""
+    request: Request, r: Any, form_fields: list[Any], draft: dict[str, Any]
+) -> Ballot:
+    """The ballot the form makes; `draft` gets what was sent, to show again if it is refused."""
     form = await request.form()
     decision = await form_text(request, "decision")
+    feedback = (await form_text(request, "feedback")).replace("\r\n", "\n").strip() or None
+    draft.update(feedback=feedback or "", decision=decision)
     try:
         choice = Choice(decision)
     except ValueError:
         raise ValidationFailed.field(
             "decision", "choose approve, reject or request changes"
         ) from None
-    feedback = (await form_text(request, "feedback")).replace("\r\n", "\n").strip() or None
-    draft: dict[str, Any] = {"feedback": feedback or "", "decision": decision}
     edited: Any = None
     response_data: Any = None
     if choice is Choice.approve:
@@ -186,17 +222,15 @@ async def _ballot(
             response_data = answer
         elif kind is ResponseType.form:
             filled, unreadable = answer_of(form_fields, form)
-            draft["fields"] = {
-                k.removeprefix("field."): v for k, v in form.multi_items() if k.startswith("field.")
-            }
+            draft["fields"] = as_sent(form_fields, form)
             if unreadable:
                 raise ValidationFailed(
                     "some answers could not be read",
                     [FieldError(f"body.response_data.{k}", m) for k, m in unreadable.items()],
                 )
-            response_data = filled
+            response_data = draft["response_data"] = filled
     hash_seen = await form_text(request, "content_hash") or None
-    return Ballot(choice, feedback, edited, response_data, hash_seen), draft
+    return Ballot(choice, feedback, edited, response_data, hash_seen)
 
 
 def _parse_edit(text: str, content_type: ContentType) -> Any:
@@ -205,7 +239,9 @@ def _parse_edit(text: str, content_type: ContentType) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise ValidationFailed.field("body.edited_content", f"is not valid JSON: {exc}") from None
+        raise ValidationFailed.field(
+            "body.edited_content", f"This is not valid JSON: {exc}."
+        ) from None
 
 
 @router.post("/requests/{request_id}/decide")
@@ -218,7 +254,7 @@ async def decide(request: Request, request_id: str, ctx: Ctx, session: CurrentSe
     fields = fields_of(r.response.schema) if r.response.type is ResponseType.form else []
     draft: dict[str, Any] = {}
     try:
-        ballot, draft = await _ballot(request, r, fields)
+        ballot = await _ballot(request, r, fields, draft)
         if ballot.edited_content is not None and await form_text(request, "step") != "confirm":
             # An edit is approved only after its diff was shown.
             preview = show.diff(show.as_text(r.content, r.content_type), draft["edited_content"])
@@ -237,10 +273,10 @@ async def decide(request: Request, request_id: str, ctx: Ctx, session: CurrentSe
             review,
             actor,
             draft=draft,
-            errors=_field_errors(exc),
+            errors=answer_errors(exc, r, draft),
             in_session=in_session,
             session_loop=session_loop,
-            banner="Your answer was not accepted: " + exc.detail,
+            banner=REFUSED,
             banner_kind="bad",
         )
         return await page(request, "review.html", values, status=422)
