@@ -166,6 +166,18 @@ def test_an_admin_creates_a_loop_and_a_key(new_context: Any, live_site: LiveSite
         timeout=10,
     )
     assert made.status_code == 201, made.text
+    page.once("dialog", lambda dialog: dialog.dismiss())  # it asks first: no
+    page.get_by_role("button", name="Revoke zapier payouts").click()
+    expect(page.get_by_role("button", name="Revoke zapier payouts")).to_be_visible()
+    assert (
+        httpx.get(
+            f"{live_site.url}/v1/requests",
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=10,
+        ).status_code
+        == 200
+    )
+    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Revoke zapier payouts").click()
     expect(page.locator("#flash")).to_contain_text("is revoked")
     again = httpx.get(

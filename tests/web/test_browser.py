@@ -184,7 +184,10 @@ def test_batch_approve_reports_each_request(open_page: Any, live_site: LiveSite)
     page.get_by_role("button", name="Approve selected").click()
     expect(page.locator(".flash")).to_contain_text("3 of 4 decided; 1 could not be")
     expect(page.locator(f'#batch-results tr[data-request="{asks.id}"]')).to_contain_text(
-        "a choice request needs response_data"
+        "it asks for an answer (a choice, a text or a form): open it to answer"
+    )
+    expect(page.locator(f'#batch-results tr[data-request="{asks.id}"]')).to_contain_text(
+        "Needs a choice"  # its title, as for the ones decided
     )
     for r in plain:
         answer = live_site.admin.get_response(r.id)

@@ -464,3 +464,29 @@ async def test_every_page_answers_head_like_get_without_a_body_or_a_change(site:
         )
     assert now.json()["picked_up_at"] is None and now.json()["claim"] is None
     assert await events() == before
+
+
+async def test_a_refused_batch_shows_the_inbox_again_with_the_boxes_ticked(site: Site) -> None:
+    ann = await site.person("ann")
+    loop = await site.loop("batches", [ann])
+    one, two = await site.create(loop, title="one"), await site.create(loop, title="two")
+    async with site.client() as browser:
+        await sign_in(browser, "ann@example.com")
+        inbox = await browser.get("/")
+        ticked = re.findall(r'name="ids" value="([^"]+)"', inbox.text)
+        assert len(ticked) == 2
+        token = csrf_of(inbox.text)
+        refused = await browser.post(
+            "/batch",
+            data={"csrf_token": token, "decision": "reject", "ids": ticked, "feedback": " "},
+        )
+        assert refused.status_code == 422 and "<h1>Inbox</h1>" in refused.text
+        assert re.search(r'id="err-batch-feedback" role="alert">Write some feedback', refused.text)
+        for value in ticked:
+            assert f'value="{value}" id="sel-' in refused.text
+            assert re.search(rf'value="{re.escape(value)}"[^>]*checked', refused.text)
+        empty = await browser.post("/batch", data={"csrf_token": token, "decision": "approve"})
+        assert empty.status_code == 422
+        assert "Select at least one request first." in empty.text
+    for request in (one, two):
+        assert (await site.response_of(str(request["id"])))["status"] == "pending"

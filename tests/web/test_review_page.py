@@ -73,7 +73,7 @@ async def test_context_metadata_and_a_risky_ai_analysis_stand_out(site: Site) ->
     text = await _page(site, str(risky["id"]))
     assert 'class="panel ai alert"' in text and "Look closely" in text
     assert "<li>pii</li>" in text and "40 %" in text and "0.90" in text
-    assert '<th scope="row">ticket</th><td>T-1</td>' in text
+    assert '<th scope="row">ticket</th><td class="long">T-1</td>' in text
     assert "&#34;customer&#34;" in text
     calm = await site.create(loop, ai_analysis={"confidence": 0.95, "risk_score": 0.1})
     assert 'class="panel ai"' in await _page(site, str(calm["id"]))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from ..domain.model import Event, Loop, Principal, Priority, Request, Role, User, Vote
 from ..domain.voting import Ballot
-from ..errors import NotFound, SignoffError
+from ..errors import NotFound, SignoffError, ValidationFailed
 from ..store import events as event_store
 from ..store import inbox as store
 from ..store import loops as loop_store
@@ -198,7 +198,10 @@ async def vote_on_each(
                 ctx, voter, request_id, replace(ballot, content_hash=seen)
             )
         except SignoffError as exc:
-            results.append(BatchResult(request_id, False, exc.detail))
+            why = _batch_refusal(exc) if isinstance(exc, ValidationFailed) else exc.detail
+            results.append(
+                BatchResult(request_id, False, why, await _title(ctx, voter, request_id))
+            )
             continue
         if request.decision is not None:
             message = f"{request.decision.value.replace('_', ' ')}"
@@ -206,3 +209,18 @@ async def vote_on_each(
             message = f"vote recorded: {verdict.approvals} of {request.required_approvals}"
         results.append(BatchResult(request_id, True, message, request.title))
     return results
+
+
+async def _title(ctx: Context, actor: Principal, request_id: str) -> str | None:
+    """The title of a request the batch could not decide, if `actor` may read it."""
+    try:
+        return (await get_state(ctx, actor, request_id)).title
+    except SignoffError:
+        return None
+
+
+def _batch_refusal(exc: ValidationFailed) -> str:
+    """Why one request of a batch was not decided, said to the person who chose the batch."""
+    if any(e.field.startswith("body.response_data") for e in exc.errors):
+        return "it asks for an answer (a choice, a text or a form): open it to answer"
+    return "; ".join(e.message for e in exc.errors) or exc.detail

@@ -71,6 +71,12 @@ def iso(value: datetime | None) -> str:
     return value.isoformat().replace("+00:00", "Z") if value else ""
 
 
+def sentence(text: str) -> str:
+    """A service's message (`no request with id 'x'`) as a sentence on a page."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "?", "!")) else ".")
+
+
 def approvals_text(approvals: int, required: int) -> str:
     """`1 of 2 approvals`: the review page's progress, rendered and live-updated alike."""
     return f"{approvals} of {required} approval{'s' if required != 1 else ''}"
@@ -88,7 +94,7 @@ TEMPLATES.globals.update(
     approvals_text=approvals_text,
     still_needed_text=still_needed_text,
 )
-TEMPLATES.filters.update(utc=utc_text, iso=iso, duration=duration)
+TEMPLATES.filters.update(utc=utc_text, iso=iso, duration=duration, sentence=sentence)
 
 
 async def page(

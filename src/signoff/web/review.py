@@ -35,8 +35,8 @@ from ..service.votes import vote
 from . import content as show
 from .auth import Ctx, CurrentSession
 from .forms import answer_of, as_sent, explain, fields_of
-from .inbox import parse_filter
-from .render import approvals_text, fragment, page, still_needed_text
+from .inbox import parse_filter, refused_batch
+from .render import approvals_text, fragment, page, sentence, still_needed_text
 from .routing import form_list, form_text, web_router
 
 router = web_router()
@@ -155,10 +155,6 @@ _SHOWN = ("form", "feedback", "edited_content", "response_data")  # where the pa
 REFUSED = "Your answer was not accepted: see what is marked below."
 
 
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
-
-
 def answer_errors(exc: ValidationFailed, r: Any, draft: dict[str, Any]) -> dict[str, str]:
     """Why the service refused the answer, in the words of the page and next to the field it
     is about (the service speaks of `body.response_data`, the page of its choices and fields)."""
@@ -182,7 +178,7 @@ def answer_errors(exc: ValidationFailed, r: Any, draft: dict[str, Any]) -> dict[
             "Write some feedback first: a rejection or a request for changes needs it."
         )
     for name in [k for k in errors if k not in _SHOWN and not k.startswith("field.")]:
-        message = _sentence(errors.pop(name))
+        message = sentence(errors.pop(name))
         errors["form"] = f"{errors['form']} {message}" if "form" in errors else message
     return errors
 
@@ -349,12 +345,15 @@ async def batch(request: Request, ctx: Ctx, session: CurrentSession) -> Response
     ids = await form_list(request, "ids")
     decision = await form_text(request, "decision")
     feedback = (await form_text(request, "feedback")).strip() or None
+    refused = {}
     if decision not in (Choice.approve.value, Choice.reject.value):
-        raise ValidationFailed.field("decision", "choose approve or reject")
-    if not ids:
-        raise ValidationFailed.field("ids", "select at least one request")
-    if decision == Choice.reject.value and not feedback:
-        raise ValidationFailed.field("feedback", "a rejection needs feedback")
+        refused["ids"] = "Choose approve or reject."
+    elif not ids:
+        refused["ids"] = "Select at least one request first."
+    elif decision == Choice.reject.value and not feedback:
+        refused["feedback"] = "Write some feedback first: a rejection needs it."
+    if refused:
+        return await refused_batch(request, ctx, session, ids, feedback or "", refused)
     # Each box says which request and the content hash its row showed: "req_…:sha256:…".
     selected = [(i.split(":", 1)[0], i.split(":", 1)[1] if ":" in i else None) for i in ids]
     results = await service.vote_on_each(
