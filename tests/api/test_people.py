@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
+from signoff.domain.model import SYSTEM
+from signoff.errors import Conflict
+from signoff.service import users as service
 from tests.api.test_errors import all_events, all_pages, assert_problem, case, snapshot
 from tests.conftest import Api
 
@@ -98,6 +102,56 @@ async def test_patch_a_user(api: Api) -> None:
     updated = await all_events(api, type="user.updated")
     assert [e["data"]["changed"] for e in updated] == [["name", "password"], ["password", "role"]]
     assert PASSWORD not in json.dumps(updated)
+
+
+async def test_the_last_active_admin_cannot_be_demoted_or_deactivated(api: Api) -> None:
+    body = {"email": "ann@example.com", "name": "A", "role": "admin"}
+    made = await api.as_("admin", "POST", "/v1/users", json=body)
+    ann = f"/v1/users/{made.json()['id']}"
+    before = await snapshot(api)
+    for change in ({"role": "reviewer"}, {"active": False}, {"role": "reviewer", "active": False}):
+        with case(change):
+            problem = assert_problem(
+                await api.as_("admin", "PATCH", ann, json=change), 409, slug="conflict"
+            )
+            assert "ann@example.com is the last active admin" in problem["detail"]
+    assert await snapshot(api) == before
+    # With a second admin, one of them may go; then the other is the last again.
+    body = {"email": "bob@example.com", "name": "B", "role": "admin"}
+    r = await api.as_("admin", "POST", "/v1/users", json=body)
+    bob = f"/v1/users/{r.json()['id']}"
+    assert (await api.as_("admin", "PATCH", ann, json={"role": "reviewer"})).status_code == 200
+    assert_problem(await api.as_("admin", "PATCH", bob, json={"active": False}), 409)
+    # A deactivated admin is no admin to keep: Ann back as admin, then Bob may be deactivated.
+    assert (await api.as_("admin", "PATCH", ann, json={"role": "admin"})).status_code == 200
+    assert (await api.as_("admin", "PATCH", bob, json={"active": False})).status_code == 200
+    assert (await api.as_("admin", "PATCH", bob, json={"role": "reviewer"})).status_code == 200
+    assert_problem(await api.as_("admin", "PATCH", ann, json={"active": False}), 409)
+    # What leaves the admin an admin is allowed.
+    ok = await api.as_("admin", "PATCH", ann, json={"name": "Ann", "active": True})
+    assert ok.status_code == 200, ok.text
+
+
+async def test_two_admins_demoting_each_other_at_once_leave_one_admin(api: Api) -> None:
+    """The rows of the active admins are locked before counting (PostgreSQL): without that,
+    both updates count two admins and both go through."""
+    for round_ in range(5):
+        ids = []
+        for name in ("a", "b"):
+            body = {"email": f"{name}{round_}@example.com", "name": name, "role": "admin"}
+            ids.append((await api.as_("admin", "POST", "/v1/users", json=body)).json()["id"])
+        others = await service.list_users(api.ctx, None, 1000)
+        for user in others:  # the earlier rounds' last admins step aside
+            if user.id not in ids and user.active:
+                await service.update_user(api.ctx, SYSTEM, user.id, {"active": False})
+        outcomes = await asyncio.gather(
+            *(service.update_user(api.ctx, SYSTEM, i, {"role": "reviewer"}) for i in ids),
+            return_exceptions=True,
+        )
+        refused = [o for o in outcomes if isinstance(o, Conflict)]
+        assert len(refused) == 1, outcomes
+        users = await service.list_users(api.ctx, None, 1000)
+        assert [u.id for u in users if u.role.value == "admin" and u.active] != []
 
 
 async def test_a_deactivated_users_keys_stop_working_until_reactivated(api: Api) -> None:

@@ -153,9 +153,12 @@ def test_an_admin_creates_a_loop_and_a_key(new_context: Any, live_site: LiveSite
     page.get_by_role("button", name="Create key").click()
     secret = page.locator("#key-secret").input_value()
     assert secret.startswith("sk_")
-    page.goto("/admin/keys")
-    expect(page.locator("#key-secret")).to_have_count(0)  # shown once
+    page.reload()  # the page after the form: a reload shows the key no more and makes none
+    expect(page.locator("#keys")).to_contain_text("zapier payouts")
+    expect(page.locator("#key-secret")).to_have_count(0)
     assert secret not in page.content()
+    keys = _api(live_site, "GET", "/v1/api-keys", params={"limit": 500}).json()["data"]
+    assert [k["name"] for k in keys].count("zapier payouts") == 1
     made = httpx.post(
         f"{live_site.url}/v1/loops/{loop.id}/requests",
         json={"content": "Pay 10 EUR"},
@@ -163,6 +166,18 @@ def test_an_admin_creates_a_loop_and_a_key(new_context: Any, live_site: LiveSite
         timeout=10,
     )
     assert made.status_code == 201, made.text
+    page.once("dialog", lambda dialog: dialog.dismiss())  # it asks first: no
+    page.get_by_role("button", name="Revoke zapier payouts").click()
+    expect(page.get_by_role("button", name="Revoke zapier payouts")).to_be_visible()
+    assert (
+        httpx.get(
+            f"{live_site.url}/v1/requests",
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=10,
+        ).status_code
+        == 200
+    )
+    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Revoke zapier payouts").click()
     expect(page.locator("#flash")).to_contain_text("is revoked")
     again = httpx.get(
@@ -182,6 +197,9 @@ def test_invite_then_set_a_password_then_sign_in(new_context: Any, live_site: Li
     page.get_by_role("button", name="Make an invite link").click()
     invite = page.locator("#invite-url").input_value()
     assert "/invite/" in invite
+    page.reload()  # shows the link no more, and makes no new one (that would void this one)
+    expect(page.locator("#invite-url")).to_have_count(0)
+    expect(page.locator("#users")).to_contain_text(email)
 
     guest = new_context().new_page()
     guest.goto(invite)

@@ -165,26 +165,47 @@ async def test_saving_the_loop_form_keeps_what_the_form_does_not_show(site: Site
 
 async def test_keys_are_shown_once_and_revoked(site: Site) -> None:
     await site.person("root", UserRole.admin)
-    async with site.client() as admin:
+    await site.person("other", UserRole.admin)
+    async with site.client() as admin, site.client() as other:
         await sign_in(admin, "root@example.com")
+        await sign_in(other, "other@example.com")
         token = await page_token(admin, "/admin/keys")
         r = await admin.post(
             "/admin/keys", data={"csrf_token": token, "name": "zapier", "role": "requester"}
         )
-        assert r.status_code == 200
-        secret = re.search(r"(sk_[0-9a-f]{12}_[A-Za-z0-9_-]{20,})", r.text)
-        assert secret, r.text[:3000]
-        listed = await admin.get("/admin/keys")
-        assert secret.group(1) not in listed.text and "zapier" in listed.text
+        # POST/redirect/GET: the page after the form shows the key; reloading it makes none.
+        assert r.status_code == 303 and r.headers["location"] == "/admin/keys"
+        sealed = admin.cookies["signoff_flash"]
+        assert "sk_" not in sealed and "Path=/admin" in r.headers["set-cookie"]
+        await admin.get("/admin/users")  # another admin page leaves it for the keys page
+        assert admin.cookies["signoff_flash"] == sealed
+        assert (await admin.head("/admin/keys")).status_code == 200  # so does a HEAD
+        assert admin.cookies["signoff_flash"] == sealed
+        shown = await admin.get("/admin/keys")
+        secret = re.search(r"(sk_[0-9a-f]{12}_[A-Za-z0-9_-]{20,})", shown.text)
+        assert secret, shown.text[:3000]
+        assert "signoff_flash" not in admin.cookies  # read once: the page deleted it
+        reloaded = await admin.get("/admin/keys")
+        assert secret.group(1) not in reloaded.text and "zapier" in reloaded.text
+        assert 'id="new-key"' not in reloaded.text
+        made = [k for k in await user_service.list_keys(site.ctx, None, 100) if k.name == "zapier"]
+        assert len(made) == 1
+        # The sealed flash is this session's alone.
+        other.cookies.set("signoff_flash", sealed, path="/admin")
+        assert secret.group(1) not in (await other.get("/admin/keys")).text
         async with site.client() as api:
             auth = {"Authorization": f"Bearer {secret.group(1)}"}
             assert (await api.get("/v1/requests", headers=auth)).status_code == 200
-            [made] = [
-                k for k in await user_service.list_keys(site.ctx, None, 100) if k.name == "zapier"
-            ]
-            r = await admin.post(f"/admin/keys/{made.id}/revoke", data={"csrf_token": token})
-            assert r.status_code == 200 and "is revoked" in r.text
+            r = await admin.post(f"/admin/keys/{made[0].id}/revoke", data={"csrf_token": token})
+            assert r.status_code == 303
+            assert "is revoked" in (await admin.get("/admin/keys")).text
             assert (await api.get("/v1/requests", headers=auth)).status_code == 401
+        # A refused form is shown again with what was typed, and makes nothing.
+        r = await admin.post(
+            "/admin/keys", data={"csrf_token": token, "name": "bot", "role": "reviewer"}
+        )
+        assert r.status_code == 422 and 'value="bot"' in r.text
+        assert len(await user_service.list_keys(site.ctx, None, 100)) == 2
 
 
 async def test_users_invited_promoted_and_deactivated(site: Site) -> None:
@@ -201,25 +222,35 @@ async def test_users_invited_promoted_and_deactivated(site: Site) -> None:
                 "role": "reviewer",
             },
         )
-        assert r.status_code == 200 and "/invite/" in r.text
+        assert r.status_code == 303 and r.headers["location"] == "/admin/users"
+        shown = (await admin.get("/admin/users")).text
+        assert "/invite/" in shown and "Invite link for dee@example.com" in shown
+        assert "/invite/" not in (await admin.get("/admin/users")).text  # shown once
         dee = await user_service.find_user_by_email(site.ctx, "dee@example.com")
         assert dee is not None and not dee.has_password
         r = await admin.post(
             f"/admin/users/{dee.id}", data={"csrf_token": token, "action": "role", "role": "admin"}
         )
-        assert r.status_code == 200
+        assert r.status_code == 303
+        assert "dee@example.com is now admin." in (await admin.get("/admin/users")).text
         assert (await user_service.get_user(site.ctx, dee.id)).role is UserRole.admin
         r = await admin.post(
             f"/admin/users/{dee.id}", data={"csrf_token": token, "action": "deactivate"}
         )
-        assert r.status_code == 200
+        assert r.status_code == 303
         assert not (await user_service.get_user(site.ctx, dee.id)).active
-        # An admin cannot lock themself out.
-        r = await admin.post(
-            f"/admin/users/{root}", data={"csrf_token": token, "action": "deactivate"}
-        )
-        assert r.status_code == 409
-        assert (await user_service.get_user(site.ctx, root)).active
+        # An admin cannot lock themself out: their own row offers neither, the server refuses.
+        listed = (await admin.get("/admin/users")).text
+        own = re.search(r'<tr data-user="root@example.com".*?</tr>', listed, re.S)
+        assert own and "(you)" in own.group(0)
+        assert "<select" not in own.group(0) and 'value="deactivate"' not in own.group(0)
+        assert f'id="role-{dee.id}"' in listed
+        for body in ({"action": "deactivate"}, {"action": "role", "role": "reviewer"}):
+            r = await admin.post(f"/admin/users/{root}", data={"csrf_token": token, **body})
+            assert r.status_code == 409, body
+            assert 'class="flash bad"' in r.text and "Not changed: you cannot" in r.text
+        me = await user_service.get_user(site.ctx, root)
+        assert me.active and me.role is UserRole.admin
 
 
 async def test_webhook_endpoints_and_their_delivery_log(site: Site) -> None:
@@ -241,18 +272,22 @@ async def test_webhook_endpoints_and_their_delivery_log(site: Site) -> None:
             "/admin/webhooks",
             data={"csrf_token": token, "url": "https://hooks.example.com/a", "events": "request.*"},
         )
-        assert r.status_code == 200 and "whsec_" in r.text
+        assert r.status_code == 303
+        assert "whsec_" in (await admin.get("/admin/webhooks")).text
+        assert "whsec_" not in (await admin.get("/admin/webhooks")).text  # shown once
         [endpoint] = await webhook_service.list_endpoints(site.ctx, None, 10)
         assert endpoint.events == ("request.*",)
         r = await admin.post(
             f"/admin/webhooks/{endpoint.id}", data={"csrf_token": token, "action": "test"}
         )
-        assert r.status_code == 200 and "webhook.test" in r.text
+        assert r.status_code == 303 and r.headers["location"] == f"/admin/webhooks/{endpoint.id}"
+        assert "webhook.test" in (await admin.get(r.headers["location"])).text
         [message] = await webhook_service.deliveries(site.ctx, endpoint.id, None, None, 10)
         r = await admin.post(
             f"/admin/webhooks/{endpoint.id}",
             data={"csrf_token": token, "action": "retry", "message_id": message.id},
         )
-        assert r.status_code == 200 and "queued to be sent again" in r.text
+        assert r.status_code == 303
+        assert "queued to be sent again" in (await admin.get(r.headers["location"])).text
         page = await admin.get(f"/admin/webhooks/{endpoint.id}")
         assert message.id in page.text and "whsec_" not in page.text

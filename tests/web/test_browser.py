@@ -103,7 +103,7 @@ def test_reject_needs_feedback(open_page: Any, live_site: LiveSite) -> None:
     page.goto(f"/requests/{created.id}")
     page.get_by_role("button", name="Reject").click()
     expect(page.locator("#err-feedback")).to_have_text(
-        "a rejection or a change request needs feedback"
+        "Write some feedback first: a rejection or a request for changes needs it."
     )
     page.get_by_label("Feedback").fill("Far too broad.")
     page.get_by_role("button", name="Reject").click()
@@ -139,6 +139,8 @@ def test_answer_a_choice_and_a_form_with_a_refused_answer(
     )
     page = open_page(ann)
     page.goto(f"/requests/{choice.id}")
+    page.get_by_role("button", name="Submit answer").click()  # nothing picked
+    expect(page.locator("#err-response_data")).to_have_text("Pick one of the choices.")
     page.get_by_label("pro").check()
     page.get_by_role("button", name="Submit answer").click()
     expect(page.locator("#banner")).to_have_text("Approved.")
@@ -150,11 +152,11 @@ def test_answer_a_choice_and_a_form_with_a_refused_answer(
     page.get_by_label("Urgent").check()
     page.get_by_label("broken").check()
     page.get_by_role("button", name="Submit answer").click()
-    expect(page.locator("#err-f-amount")).to_have_text("5000 is greater than the maximum of 1000")
+    expect(page.locator("#err-f-amount")).to_have_text("At most 1000.")
     expect(page.get_by_label("Amount")).to_have_value("5000")  # what was typed stays
+    expect(page.get_by_label("broken")).to_be_checked()  # and what was picked
     assert live_site.admin.get_response(form.id).status == "pending"
     page.get_by_label("Amount").fill("500")
-    page.get_by_label("broken").check()
     page.get_by_role("button", name="Submit answer").click()
     expect(page.locator("#banner")).to_have_text("Approved.")
     answer = live_site.admin.get_response(form.id)
@@ -182,7 +184,10 @@ def test_batch_approve_reports_each_request(open_page: Any, live_site: LiveSite)
     page.get_by_role("button", name="Approve selected").click()
     expect(page.locator(".flash")).to_contain_text("3 of 4 decided; 1 could not be")
     expect(page.locator(f'#batch-results tr[data-request="{asks.id}"]')).to_contain_text(
-        "a choice request needs response_data"
+        "it asks for an answer (a choice, a text or a form): open it to answer"
+    )
+    expect(page.locator(f'#batch-results tr[data-request="{asks.id}"]')).to_contain_text(
+        "Needs a choice"  # its title, as for the ones decided
     )
     for r in plain:
         answer = live_site.admin.get_response(r.id)
@@ -257,3 +262,34 @@ def test_a_request_decided_elsewhere_leaves_the_inbox_and_stops_the_page(
     assert live_site.admin.get_response(one.id).decision == "approved"
     answer = live_site.admin.get_response(two.id)
     assert answer.decision == "rejected" and answer.decided_by[0]["email"] == bob.email
+
+
+def test_quorum_progress_and_votes_show_live_on_an_open_page(
+    open_page: Any, live_site: LiveSite
+) -> None:
+    ann, bob = live_site.reviewer(), live_site.reviewer()
+    loop = live_site.loop(ann, bob, approvals=2)
+    created = live_site.admin.create_request(loop, "Pay the invoice", title="Two keys")
+    ann_page = open_page(ann)
+    ann_page.goto(f"/requests/{created.id}")
+    expect(ann_page.locator("#progress")).to_have_text("0 of 2 approvals")
+    expect(ann_page.locator("#votes-box")).to_have_text("No votes yet.")
+    bob_page = open_page(bob)
+    bob_page.goto(f"/requests/{created.id}")
+    bob_page.get_by_label("Feedback").fill("Invoice matches the order.")
+    bob_page.get_by_role("button", name="Approve", exact=True).click()
+    expect(bob_page.locator("#banner")).to_have_text("Your vote is recorded.")
+    # Ann's page, not reloaded, follows: the count, and Bob's vote with his feedback.
+    expect(ann_page.locator("#progress")).to_have_text("1 of 2 approvals")
+    expect(ann_page.locator("#votes")).to_contain_text(f"{bob.email}: approve")
+    expect(ann_page.locator("#votes")).to_contain_text("Invoice matches the order.")
+    expect(ann_page.get_by_role("button", name="Approve", exact=True)).to_be_enabled()
+    expect(bob_page.locator("#still-needed")).to_have_text(
+        "It needs 1 more approval from other reviewers."
+    )
+    ann_page.get_by_role("button", name="Approve", exact=True).click()
+    expect(ann_page.locator("#banner")).to_have_text("Approved.")
+    # Bob's page, open on his vote, learns that the request is decided.
+    expect(bob_page.locator("#live-decided")).to_contain_text("just decided (approved")
+    expect(bob_page.locator("#progress")).to_have_text("2 of 2 approvals")
+    assert live_site.admin.get_response(created.id).decision == "approved"

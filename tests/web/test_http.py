@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
@@ -419,3 +420,97 @@ async def test_opening_a_request_claims_it_and_other_reviewers_see_who_has_it(si
         assert 'id="claim-note"' not in (await b.get(page_url)).text
     claim = (await site.response_of(str(created["id"])))["status"]
     assert claim == "pending"  # a claim decides nothing
+
+
+async def test_every_page_answers_head_like_get_without_a_body_or_a_change(site: Site) -> None:
+    root = await site.person("root", UserRole.admin)
+    ann = await site.person("ann")
+    loop = await site.loop("heads", [ann, root])
+    created = await site.create(loop, title="Look, do not touch")
+    request_id = str(created["id"])
+    site.ctx.check_url = None  # the webhook URL need not resolve here
+    async with site.client() as api:
+        auth = {"Authorization": f"Bearer {site.admin_key}"}
+        endpoint = await api.post(
+            "/v1/webhooks", json={"url": "https://hooks.example.com/h"}, headers=auth
+        )
+    assert endpoint.status_code == 201, endpoint.text
+
+    async def events() -> list[object]:
+        async with site.client() as api:
+            got = await api.get(
+                f"/v1/requests/{request_id}/events",
+                headers={"Authorization": f"Bearer {site.admin_key}"},
+            )
+        return list(got.json()["data"])
+
+    before = await events()
+    pages = [
+        "/",
+        "/?q=touch",
+        "/session",
+        f"/requests/{request_id}",
+        "/login",
+        "/admin",
+        "/admin/loops",
+        "/admin/loops/new",
+        f"/admin/loops/{loop}",
+        "/admin/users",
+        "/admin/keys",
+        "/admin/webhooks",
+        f"/admin/webhooks/{endpoint.json()['id']}",
+        "/requests/req_01JD0000000000000000000000",  # an error page answers HEAD too
+    ]
+    for who in ("ann@example.com", "root@example.com"):
+        async with site.client() as browser:
+            await sign_in(browser, who)
+            for path in pages:
+                got = await browser.get(path)
+                head = await browser.head(path)
+                assert head.status_code == got.status_code != 405, (who, path)
+                assert head.content == b"", (who, path)
+                assert head.headers.get("content-type") == got.headers.get("content-type")
+                assert head.headers.get("location") == got.headers.get("location")
+                if "content-length" in got.headers:
+                    assert head.headers["content-length"] == str(len(got.content)), path
+            # A stream answers HEAD at once instead of streaming into nothing.
+            for path in ("/inbox/stream", f"/requests/{request_id}/stream"):
+                head = await asyncio.wait_for(browser.head(path), 5)
+                assert head.status_code == 200 and head.content == b"", path
+    async with site.client() as nobody:
+        head = await nobody.head(f"/requests/{request_id}")
+        assert head.status_code == 303
+        assert head.headers["location"] == f"/login?next=/requests/{request_id}"
+    # Looking is not picking up: no claim, the pickup clock still runs, nothing happened.
+    async with site.client() as api:
+        now = await api.get(
+            f"/v1/requests/{request_id}", headers={"Authorization": f"Bearer {site.admin_key}"}
+        )
+    assert now.json()["picked_up_at"] is None and now.json()["claim"] is None
+    assert await events() == before
+
+
+async def test_a_refused_batch_shows_the_inbox_again_with_the_boxes_ticked(site: Site) -> None:
+    ann = await site.person("ann")
+    loop = await site.loop("batches", [ann])
+    one, two = await site.create(loop, title="one"), await site.create(loop, title="two")
+    async with site.client() as browser:
+        await sign_in(browser, "ann@example.com")
+        inbox = await browser.get("/")
+        ticked = re.findall(r'name="ids" value="([^"]+)"', inbox.text)
+        assert len(ticked) == 2
+        token = csrf_of(inbox.text)
+        refused = await browser.post(
+            "/batch",
+            data={"csrf_token": token, "decision": "reject", "ids": ticked, "feedback": " "},
+        )
+        assert refused.status_code == 422 and "<h1>Inbox</h1>" in refused.text
+        assert re.search(r'id="err-batch-feedback" role="alert">Write some feedback', refused.text)
+        for value in ticked:
+            assert f'value="{value}" id="sel-' in refused.text
+            assert re.search(rf'value="{re.escape(value)}"[^>]*checked', refused.text)
+        empty = await browser.post("/batch", data={"csrf_token": token, "decision": "approve"})
+        assert empty.status_code == 422
+        assert "Select at least one request first." in empty.text
+    for request in (one, two):
+        assert (await site.response_of(str(request["id"])))["status"] == "pending"

@@ -196,3 +196,18 @@ async def test_changed_content_is_shown_and_the_vote_binds_to_it(site: Site) -> 
         assert r.status_code == 303
     response = await site.response_of(str(created["id"]))
     assert (response["decision"], response["content"]) == ("approved", "Refund $900 to Bob")
+
+
+async def test_a_refused_answer_through_a_link_speaks_of_the_page(site: Site) -> None:
+    ann = await site.person("ann")
+    loop = await site.loop("plans", [ann])
+    created = await site.create(loop, response={"type": "choice", "options": ["basic", "pro"]})
+    issued = await review_links.issue_review_link(
+        site.ctx, str(created["id"]), LinkReviewer(email="dee@example.com", name="Dee")
+    )
+    async with site.client() as browser:
+        refused = await _decide(browser, issued.url.removeprefix("http://testserver"))
+    assert refused.status_code == 422
+    assert 'id="err-response_data" role="alert">Pick one of the choices.</p>' in refused.text
+    assert "body.response_data" not in refused.text
+    assert (await site.response_of(str(created["id"])))["status"] == "pending"

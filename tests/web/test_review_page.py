@@ -10,7 +10,7 @@ from signoff.domain.model import SYSTEM, Choice, Principal, Role
 from signoff.domain.voting import Ballot
 from signoff.service.votes import vote
 from tests.web.conftest import Site
-from tests.web.support import sign_in
+from tests.web.support import csrf_of, sign_in
 
 
 async def _page(site: Site, request_id: str, who: str = "ann@example.com") -> str:
@@ -73,7 +73,7 @@ async def test_context_metadata_and_a_risky_ai_analysis_stand_out(site: Site) ->
     text = await _page(site, str(risky["id"]))
     assert 'class="panel ai alert"' in text and "Look closely" in text
     assert "<li>pii</li>" in text and "40 %" in text and "0.90" in text
-    assert '<th scope="row">ticket</th><td>T-1</td>' in text
+    assert '<th scope="row">ticket</th><td class="long">T-1</td>' in text
     assert "&#34;customer&#34;" in text
     calm = await site.create(loop, ai_analysis={"confidence": 0.95, "risk_score": 0.1})
     assert 'class="panel ai"' in await _page(site, str(calm["id"]))
@@ -133,3 +133,70 @@ async def test_an_ai_analysis_with_only_some_fields_shows_what_it_has(site: Site
         created = await site.create(loop, ai_analysis=analysis)
         text = await _page(site, str(created["id"]))
         assert shown in text and absent not in text, analysis
+
+
+def _error(text: str, name: str) -> str:
+    """The error the page shows next to the field `name` ('' if none)."""
+    found = re.search(rf'<p class="field-error" id="err-{re.escape(name)}"[^>]*>([^<]*)</p>', text)
+    return html.unescape(found.group(1)) if found else ""
+
+
+async def test_a_refused_answer_speaks_of_the_page_not_of_the_api(site: Site) -> None:
+    ann = await site.person("ann")
+    loop = await site.loop("answers", [ann])
+    one = await site.create(loop, response={"type": "choice", "options": ["red", "blue"]})
+    many = await site.create(
+        loop, response={"type": "choice", "options": ["a", "b"], "multiple": True}
+    )
+    free = await site.create(loop, response={"type": "text"})
+    schema = {
+        "type": "object",
+        "properties": {
+            "amount": {"type": "integer", "maximum": 1000, "title": "Amount"},
+            "code": {"type": "string", "pattern": "^[A-Z]{3}$", "title": "Code"},
+            "reasons": {"type": "array", "items": {"enum": ["late", "broken"]}, "minItems": 2},
+            "note": {"type": "string", "minLength": 5},
+        },
+        "required": ["amount", "code"],
+    }
+    form = await site.create(loop, response={"type": "form", "schema": schema})
+    async with site.client() as browser:
+        await sign_in(browser, "ann@example.com")
+
+        async def answer(request: dict[str, object], **fields: object) -> str:
+            url = f"/requests/{request['id']}"
+            token = csrf_of((await browser.get(url)).text)
+            sent = {"decision": "approve", "csrf_token": token, **fields}
+            refused = await browser.post(f"{url}/decide", data=sent)
+            assert refused.status_code == 422, refused.text[:2000]
+            text = refused.text
+            assert "body." not in text and "response_data" not in text.replace("err-response", "")
+            assert "Your answer was not accepted: see what is marked below." in text
+            return text
+
+        assert _error(await answer(one), "response_data") == "Pick one of the choices."
+        assert _error(await answer(many), "response_data") == "Pick at least one of the choices."
+        assert _error(await answer(free, answer="  "), "response_data") == "Write your answer."
+        text = await answer(form, **{"field.note": "hi", "field.reasons": "late"})
+        assert _error(text, "f-amount") == "Fill this in."
+        assert _error(text, "f-code") == "Fill this in."
+        assert _error(text, "f-reasons") == "Pick at least 2."
+        assert _error(text, "f-note") == "At least 5 characters."
+        assert 'value="late" checked' in text  # what was picked stays picked
+        text = await answer(form, **{"field.amount": "12.5", "field.code": "abc"})
+        assert _error(text, "f-amount") == "Give a whole number."
+        assert 'value="12.5"' in text and 'value="abc"' in text  # what was typed stays
+        text = await answer(form, **{"field.amount": "5000", "field.code": "abc"})
+        assert _error(text, "f-amount") == "At most 1000."
+        assert _error(text, "f-code") == "This is not in the expected form."
+        assert 'aria-describedby="err-f-amount"' in text
+        # A rejection without feedback says what to do, next to the feedback box.
+        url = f"/requests/{one['id']}"
+        token = csrf_of((await browser.get(url)).text)
+        refused = await browser.post(
+            f"{url}/decide", data={"decision": "reject", "csrf_token": token}
+        )
+        assert refused.status_code == 422
+        assert _error(refused.text, "feedback").startswith("Write some feedback first")
+    for request in (one, many, free, form):
+        assert (await site.response_of(str(request["id"])))["status"] == "pending"

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from ..domain.model import Event, Loop, Principal, Priority, Request, Role, User, Vote
 from ..domain.voting import Ballot
-from ..errors import NotFound, SignoffError
+from ..errors import NotFound, SignoffError, ValidationFailed
 from ..store import events as event_store
 from ..store import inbox as store
 from ..store import loops as loop_store
@@ -174,8 +174,12 @@ class Review:
 
     @property
     def approvals(self) -> int:
-        live = [v for v in self.votes if v.voided_at is None]
-        return sum(1 for v in live if v.choice.value == "approve")
+        return approvals(self.votes)
+
+
+def approvals(votes: list[Vote]) -> int:
+    """The approvals that count: the ones not voided by a change of content."""
+    return sum(1 for v in votes if v.voided_at is None and v.choice.value == "approve")
 
 
 async def review(ctx: Context, actor: Principal, request_id: str) -> Review:
@@ -208,6 +212,14 @@ async def review(ctx: Context, actor: Principal, request_id: str) -> Review:
             rounds=rounds,
             later=await store.revisions_of(conn, request_id),
         )
+
+
+async def standing(ctx: Context, actor: Principal, request_id: str) -> tuple[Request, list[Vote]]:
+    """The request and every vote on it, read together: what an open review page keeps live."""
+    async with ctx.db.read() as conn:
+        request = await _load(conn, request_id)
+        await check_can_read(conn, actor, request, ctx.clock())
+        return request, await request_store.all_votes(conn, request_id)
 
 
 async def get_state(ctx: Context, actor: Principal, request_id: str) -> Request:
@@ -245,7 +257,10 @@ async def vote_on_each(
                 ctx, voter, request_id, replace(ballot, content_hash=seen)
             )
         except SignoffError as exc:
-            results.append(BatchResult(request_id, False, exc.detail))
+            why = _batch_refusal(exc) if isinstance(exc, ValidationFailed) else exc.detail
+            results.append(
+                BatchResult(request_id, False, why, await _title(ctx, voter, request_id))
+            )
             continue
         if request.decision is not None:
             message = f"{request.decision.value.replace('_', ' ')}"
@@ -253,3 +268,18 @@ async def vote_on_each(
             message = f"vote recorded: {verdict.approvals} of {request.required_approvals}"
         results.append(BatchResult(request_id, True, message, request.title))
     return results
+
+
+async def _title(ctx: Context, actor: Principal, request_id: str) -> str | None:
+    """The title of a request the batch could not decide, if `actor` may read it."""
+    try:
+        return (await get_state(ctx, actor, request_id)).title
+    except SignoffError:
+        return None
+
+
+def _batch_refusal(exc: ValidationFailed) -> str:
+    """Why one request of a batch was not decided, said to the person who chose the batch."""
+    if any(e.field.startswith("body.response_data") for e in exc.errors):
+        return "it asks for an answer (a choice, a text or a form): open it to answer"
+    return "; ".join(e.message for e in exc.errors) or exc.detail

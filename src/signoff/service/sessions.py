@@ -19,6 +19,7 @@ from ..domain.model import Principal, Role, User
 from ..errors import RateLimited, Unauthenticated
 from ..store import sessions as store
 from ..store import users as user_store
+from ..store import webhooks as secret_store
 from .context import Context, transaction
 from .passwords import check_password
 
@@ -28,6 +29,7 @@ TOUCH_EVERY = timedelta(minutes=5)  # last_seen_at is written at most this often
 ATTEMPT_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_ADDRESS = 20
+FLASH_KEY = "web_flash_key"
 
 
 def _hash(token: str) -> str:
@@ -150,3 +152,15 @@ async def end_user_sessions(ctx: Context, user_id: str) -> int:
     """Sign a user out everywhere (deactivation, role change, password reset)."""
     async with transaction(ctx) as tx:
         return await store.delete_user_sessions(tx.conn, user_id)
+
+
+async def flash_key(ctx: Context, *, make: bool = False) -> bytes | None:
+    """The server key that seals a one-time message (a new API key, an invite link) the web
+    app hands to the browser across a redirect (web/flash.py); made on first use when `make`."""
+    if not make:
+        async with ctx.db.read() as conn:
+            found = await secret_store.read_server_secret(conn, FLASH_KEY)
+        return found.encode() if found is not None else None
+    async with transaction(ctx) as tx:
+        made = secrets.token_urlsafe(32)
+        return (await secret_store.server_secret(tx.conn, FLASH_KEY, made, tx.now)).encode()

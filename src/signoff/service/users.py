@@ -93,7 +93,8 @@ async def update_user(
     if "notify" in values:
         values["notify"] = await _notify_setting(ctx, values["notify"])
     async with transaction(ctx) as tx:
-        await _get_user(tx.conn, user_id)
+        before = await _get_user(tx.conn, user_id)
+        await _keep_an_admin(tx, before, values)
         await store.update_user(tx.conn, user_id, {**values, "updated_at": tx.now})
         if values.get("active") is False:
             # Sessions and keys check `active` each time; links and invites are revoked.
@@ -106,6 +107,19 @@ async def update_user(
             "user.updated", actor.actor(), {**user_snapshot(user), "changed": sorted(changes)}
         )
     return user
+
+
+async def _keep_an_admin(tx: Tx, user: User, values: dict[str, Any]) -> None:
+    """Refuse to demote or deactivate the last active admin: the web app would have nobody left
+    to manage it. The active admins' rows are locked first (PostgreSQL), so two admins demoting
+    each other at once cannot both succeed."""
+    role = values.get("role", user.role.value)
+    leaves = values.get("active") is False or role != UserRole.admin.value
+    if not (user.role is UserRole.admin and user.active and leaves):
+        return
+    others = [i for i in await store.lock_active_admins(tx.conn) if i != user.id]
+    if not others:
+        raise Conflict(f"{user.email} is the last active admin; make someone else an admin first")
 
 
 async def _notify_setting(ctx: Context, notify: dict[str, Any] | None) -> dict[str, Any] | None:

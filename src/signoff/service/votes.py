@@ -139,6 +139,7 @@ async def vote_in(
     except IntegrityError:
         raise Conflict(f"you have already voted on request {request_id}") from None
     await timeouts.picked_up(tx, request)
+    tx.changed_requests.add(request_id)  # open review pages show the new count at once
     tx.record(
         "request.vote",
         voter.actor(),

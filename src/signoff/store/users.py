@@ -155,6 +155,18 @@ async def count_admins_with_password(conn: Conn) -> int:
     return int((await conn.execute(query)).scalar_one())
 
 
+async def lock_active_admins(conn: Conn) -> list[str]:
+    """The ids of the active admins, their rows locked until the transaction ends (FOR UPDATE
+    is left out on SQLite, whose one writer is exclusive anyway)."""
+    query = (
+        sa.select(users.c.id)
+        .where(users.c.role == "admin", users.c.active.is_(True))
+        .order_by(users.c.id)
+        .with_for_update()
+    )
+    return [r.id for r in await conn.execute(query)]
+
+
 async def lock_bootstrap(conn: Conn) -> None:
     """PostgreSQL: serialize first-start set-up between replicas until this transaction ends."""
     await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(0x5160FE)))

@@ -1,9 +1,10 @@
 """Admin pages: users, API keys and webhook endpoints, for role admin only (loops: admin_loops.py).
 
 Every form is CSRF-checked by the router and calls the same service function as the API
-(`service.loops`, `service.users`, `service.accounts`, `service.webhooks`). A secret made here
-(an API key, an invite link, a webhook signing secret) is shown once, on the page that answers
-the form, and never again.
+(`service.loops`, `service.users`, `service.accounts`, `service.webhooks`). A form that changes
+something answers with a redirect (POST/redirect/GET), so a reload repeats nothing; a secret
+made here (an API key, an invite link, a webhook signing secret) rides that redirect once, sealed
+for this session (flash.py), is shown on the page it leads to, and never again.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from ..service import accounts
 from ..service import loops as loop_service
 from ..service import users as user_service
 from ..service import webhooks as webhook_service
+from ..service.sessions import WebSession
 from ..service.webhooks import EndpointDraft
+from . import flash
 from .auth import AdminSession, Ctx
-from .render import page
+from .render import page, utc_text
 from .routing import form_text, web_router
 
 router = web_router()
@@ -53,30 +56,47 @@ async def _users(ctx: Any) -> list[Any]:
 async def _users_page(
     request: Request,
     ctx: Any,
+    session: WebSession,
     *,
-    invite: accounts.IssuedToken | None = None,
-    invited: Any = None,
     errors: dict[str, str] | None = None,
     sent: dict[str, str] | None = None,
-    flash: str | None = None,
+    flash_text: str | None = None,
     status: int = 200,
 ) -> Response:
+    left = await flash.take(request, session)
     values = {
         "users": await _users(ctx),
-        "invite": invite,
-        "invited": invited,
+        "me": session.user.id,
+        "invite": left.get("invite"),
         "errors": errors or {},
         "sent": sent or {"email": "", "name": "", "role": "reviewer"},
-        "flash": flash,
+        "flash": flash_text or left.get("text"),
+        "flash_kind": "bad" if flash_text else left.get("kind", "ok"),
         "roles": list(UserRole),
         "section": "users",
     }
     return await page(request, "admin_users.html", values, status=status)
 
 
+async def _back(request: Request, session: WebSession, to: str, **data: Any) -> RedirectResponse:
+    """POST/redirect/GET: the page the form came from, with what it must show once."""
+    response = RedirectResponse(to, status_code=303)
+    await flash.put(request, response, session, to, **data)
+    return response
+
+
+def _invite(user: Any, issued: accounts.IssuedToken) -> dict[str, str]:
+    return {
+        "email": user.email,
+        "name": user.name,
+        "url": issued.url,
+        "expires_at": utc_text(issued.token.expires_at),
+    }
+
+
 @router.get("/admin/users")
 async def users_page(request: Request, ctx: Ctx, session: AdminSession) -> Response:
-    return await _users_page(request, ctx)
+    return await _users_page(request, ctx, session)
 
 
 @router.post("/admin/users")
@@ -98,8 +118,8 @@ async def invite_new_user(request: Request, ctx: Ctx, session: AdminSession) -> 
         )
     except (ValidationFailed, Conflict) as exc:
         errors = _errors(exc) if isinstance(exc, ValidationFailed) else {"email": exc.detail}
-        return await _users_page(request, ctx, errors=errors, sent=sent, status=422)
-    return await _users_page(request, ctx, invite=invite, invited=user)
+        return await _users_page(request, ctx, session, errors=errors, sent=sent, status=422)
+    return await _back(request, session, "/admin/users", invite=_invite(user, invite))
 
 
 @router.post("/admin/users/{user_id}")
@@ -110,22 +130,26 @@ async def change_user(request: Request, user_id: str, ctx: Ctx, session: AdminSe
     try:
         if action == "invite":
             invite = await accounts.invite_user(ctx, session.principal, user_id)
-            return await _users_page(request, ctx, invite=invite, invited=user)
+            return await _back(request, session, "/admin/users", invite=_invite(user, invite))
+        if user_id == session.user.id and action in ("role", "deactivate"):
+            # The page offers neither on your own row; the service refuses it too.
+            raise Conflict("you cannot change your own role or deactivate yourself")
         if action == "role":
             role = await form_text(request, "role")
             if role not in {r.value for r in UserRole}:
                 raise ValidationFailed.field("role", "choose admin or reviewer")
             changes: dict[str, Any] = {"role": role}
-            flash = f"{user.email} is now {role}."
+            text = f"{user.email} is now {role}."
         elif action in ("deactivate", "activate"):
             changes = {"active": action == "activate"}
-            flash = f"{user.email} is {action}d."
+            text = f"{user.email} is {action}d."
         else:
             raise ValidationFailed.field("action", "choose what to change")
         await user_service.update_user(ctx, session.principal, user_id, changes)
     except (ValidationFailed, Conflict) as exc:
-        return await _users_page(request, ctx, flash=exc.detail, status=409)
-    return await _users_page(request, ctx, flash=flash)
+        refused = f"Not changed: {exc.detail}."
+        return await _users_page(request, ctx, session, flash_text=refused, status=409)
+    return await _back(request, session, "/admin/users", text=text)
 
 
 # API keys
@@ -134,21 +158,23 @@ async def change_user(request: Request, user_id: str, ctx: Ctx, session: AdminSe
 async def _keys_page(
     request: Request,
     ctx: Any,
+    session: WebSession,
     *,
-    created: user_service.CreatedKey | None = None,
     errors: dict[str, str] | None = None,
-    flash: str | None = None,
+    sent: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
     users = await _users(ctx)
+    left = await flash.take(request, session)
     values = {
         "keys": await user_service.list_keys(ctx, None, MAX_ROWS),
         "users": users,
         "by_id": {u.id: u for u in users},
         "roles": list(Role),
-        "created": created,
+        "created": left.get("created"),
         "errors": errors or {},
-        "flash": flash,
+        "sent": sent or {"name": "", "role": "requester", "user_id": ""},
+        "flash": left.get("text"),
         "section": "keys",
     }
     return await page(request, "admin_keys.html", values, status=status)
@@ -156,31 +182,35 @@ async def _keys_page(
 
 @router.get("/admin/keys")
 async def keys_page(request: Request, ctx: Ctx, session: AdminSession) -> Response:
-    return await _keys_page(request, ctx)
+    return await _keys_page(request, ctx, session)
 
 
 @router.post("/admin/keys")
 async def create_key(request: Request, ctx: Ctx, session: AdminSession) -> Response:
-    name = (await form_text(request, "name")).strip()
-    role = await form_text(request, "role")
-    user_id = (await form_text(request, "user_id")) or None
+    sent = {
+        "name": (await form_text(request, "name")).strip(),
+        "role": await form_text(request, "role"),
+        "user_id": await form_text(request, "user_id"),
+    }
     try:
-        if not name or len(name) > 200:
+        if not sent["name"] or len(sent["name"]) > 200:
             raise ValidationFailed.field("name", "give the key a name of at most 200 characters")
-        if role not in {r.value for r in Role}:
+        if sent["role"] not in {r.value for r in Role}:
             raise ValidationFailed.field("role", "choose admin, requester or reviewer")
-        created = await user_service.create_key(ctx, session.principal, name, Role(role), user_id)
+        made = await user_service.create_key(
+            ctx, session.principal, sent["name"], Role(sent["role"]), sent["user_id"] or None
+        )
     except ValidationFailed as exc:
-        return await _keys_page(request, ctx, errors=_errors(exc), status=422)
-    return await _keys_page(request, ctx, created=created)
+        return await _keys_page(request, ctx, session, errors=_errors(exc), sent=sent, status=422)
+    created = {"name": made.key.name, "secret": made.secret}
+    return await _back(request, session, "/admin/keys", created=created)
 
 
 @router.post("/admin/keys/{key_id}/revoke")
 async def revoke_key(request: Request, key_id: str, ctx: Ctx, session: AdminSession) -> Response:
     key = await user_service.revoke_key(ctx, session.principal, key_id)
-    return await _keys_page(
-        request, ctx, flash=f"The key {key.name} (sk_{key.prefix}…) is revoked."
-    )
+    text = f"The key {key.name} (sk_{key.prefix}…) is revoked."
+    return await _back(request, session, "/admin/keys", text=text)
 
 
 # Webhook endpoints
@@ -189,16 +219,17 @@ async def revoke_key(request: Request, key_id: str, ctx: Ctx, session: AdminSess
 async def _webhooks_page(
     request: Request,
     ctx: Any,
+    session: WebSession,
     *,
-    secret: str | None = None,
     errors: dict[str, str] | None = None,
     sent: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
+    left = await flash.take(request, session)
     values = {
         "endpoints": await webhook_service.list_endpoints(ctx, None, MAX_ROWS),
         "loops": {lp.id: lp for lp in await loop_service.list_loops(ctx, None, MAX_ROWS)},
-        "secret": secret,
+        "secret": left.get("secret"),
         "errors": errors or {},
         "sent": sent or {"url": "", "description": "", "events": "", "loop_id": ""},
         "section": "webhooks",
@@ -208,7 +239,7 @@ async def _webhooks_page(
 
 @router.get("/admin/webhooks")
 async def webhooks_page(request: Request, ctx: Ctx, session: AdminSession) -> Response:
-    return await _webhooks_page(request, ctx)
+    return await _webhooks_page(request, ctx, session)
 
 
 def _event_patterns(raw: str) -> tuple[str, ...] | None:
@@ -243,19 +274,28 @@ async def create_webhook(request: Request, ctx: Ctx, session: AdminSession) -> R
         )
         endpoint, secret = await webhook_service.create_endpoint(ctx, session.principal, draft)
     except ValidationFailed as exc:
-        return await _webhooks_page(request, ctx, errors=_errors(exc), sent=sent, status=422)
-    return await _webhooks_page(request, ctx, secret=f"{endpoint.url}: {secret}")
+        errors = _errors(exc)
+        return await _webhooks_page(request, ctx, session, errors=errors, sent=sent, status=422)
+    made = {"url": endpoint.url, "value": secret}
+    return await _back(request, session, "/admin/webhooks", secret=made)
 
 
 async def _webhook_page(
-    request: Request, ctx: Any, endpoint_id: str, flash: str | None = None, status: int = 200
+    request: Request,
+    ctx: Any,
+    session: WebSession,
+    endpoint_id: str,
+    refused: str | None = None,
+    status: int = 200,
 ) -> Response:
     endpoint = await webhook_service.get_endpoint(ctx, endpoint_id)
     messages = await webhook_service.deliveries(ctx, endpoint_id, None, None, DELIVERIES_SHOWN)
+    left = await flash.take(request, session)
     values = {
         "endpoint": endpoint,
         "messages": messages,
-        "flash": flash,
+        "flash": refused or left.get("text"),
+        "flash_kind": "bad" if refused else "ok",
         "failed": MessageStatus.failed,
         "section": "webhooks",
     }
@@ -266,7 +306,7 @@ async def _webhook_page(
 async def webhook_page(
     request: Request, endpoint_id: str, ctx: Ctx, session: AdminSession
 ) -> Response:
-    return await _webhook_page(request, ctx, endpoint_id)
+    return await _webhook_page(request, ctx, session, endpoint_id)
 
 
 @router.post("/admin/webhooks/{endpoint_id}")
@@ -281,24 +321,24 @@ async def webhook_action(
         if action == "retry":
             message_id = await form_text(request, "message_id")
             await webhook_service.redeliver(ctx, actor, endpoint_id, message_id)
-            flash = f"Delivery {message_id} is queued to be sent again."
+            text = f"Delivery {message_id} is queued to be sent again."
         elif action == "recover":
             since = ctx.clock() - timedelta(days=1)
             count = await webhook_service.recover(ctx, actor, endpoint_id, since)
-            flash = f"{count} failed deliveries of the last day are queued to be sent again."
+            text = f"{count} failed deliveries of the last day are queued to be sent again."
         elif action == "test":
             await webhook_service.send_test(ctx, actor, endpoint_id)
-            flash = "A webhook.test event is on its way."
+            text = "A webhook.test event is on its way."
         elif action in ("enable", "disable"):
             enabled = action == "enable"
             await webhook_service.update_endpoint(ctx, actor, endpoint_id, {"enabled": enabled})
-            flash = f"The endpoint is {action}d."
+            text = f"The endpoint is {action}d."
         else:
             raise ValidationFailed.field("action", "choose what to do")
     except (Conflict, ValidationFailed) as exc:
-        return await _webhook_page(request, ctx, endpoint_id, exc.detail, status=409)
+        return await _webhook_page(request, ctx, session, endpoint_id, exc.detail, status=409)
     except NotFound:
         raise
     except SignoffError as exc:
-        return await _webhook_page(request, ctx, endpoint_id, exc.detail, status=400)
-    return await _webhook_page(request, ctx, endpoint_id, flash)
+        return await _webhook_page(request, ctx, session, endpoint_id, exc.detail, status=400)
+    return await _back(request, session, f"/admin/webhooks/{endpoint_id}", text=text)

@@ -52,7 +52,7 @@ def _here(request: Request) -> str:
 async def current_session(request: Request) -> WebSession:
     session = await session_of(request)
     if session is None:
-        raise SignInRequired(_here(request) if request.method == "GET" else "/")
+        raise SignInRequired(_here(request) if request.method in ("GET", "HEAD") else "/")
     return session
 
 

@@ -26,6 +26,7 @@ from ..errors import (
 )
 from .auth import SignInRequired, login_url
 from .render import page
+from .routing import headers_only
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Request, Exception], Awaitable[Response]]
@@ -71,7 +72,8 @@ def install(app: FastAPI) -> None:
 
         async def handler(request: Request, exc: Exception) -> Response:
             if is_web(request) or fallback is None:
-                return await web(request, exc)
+                response = await web(request, exc)
+                return headers_only(response) if request.method == "HEAD" else response
             return await fallback(request, exc)
 
         app.add_exception_handler(kind, handler)

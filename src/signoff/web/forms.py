@@ -2,8 +2,8 @@
 
 Covers the common shapes: an object whose properties are strings, numbers, integers,
 booleans, enums and arrays of enums, some required. The answer is then checked against the
-whole schema by the service (jsonschema), like an answer sent to the API; errors come back by
-field and are shown next to it.
+whole schema by the service (jsonschema), like an answer sent to the API; when it is refused,
+`explain` words each complaint for the person at the form and puts it next to its field.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from jsonschema import Draft202012Validator, ValidationError
 from starlette.datastructures import FormData
 
 PREFIX = "field."
@@ -88,7 +89,7 @@ def answer_of(fields: list[Field], form: FormData) -> tuple[dict[str, Any], dict
             try:
                 answer[field.name] = int(value)
             except ValueError:
-                unreadable[field.name] = "must be a whole number"
+                unreadable[field.name] = "Give a whole number."
         elif field.kind == "number":
             try:
                 number = float(value)
@@ -96,12 +97,12 @@ def answer_of(fields: list[Field], form: FormData) -> tuple[dict[str, Any], dict
                     int(number) if number.is_integer() and "." not in value else number
                 )
             except ValueError:
-                unreadable[field.name] = "must be a number"
+                unreadable[field.name] = "Give a number."
         elif field.kind == "json":
             try:
                 answer[field.name] = json.loads(value)
             except ValueError:
-                unreadable[field.name] = "must be JSON"
+                unreadable[field.name] = "Give valid JSON."
         else:
             answer[field.name] = value
     return answer, unreadable
@@ -110,3 +111,71 @@ def answer_of(fields: list[Field], form: FormData) -> tuple[dict[str, Any], dict
 def _option(field: Field, value: str) -> Any:
     """The enum option whose text is `value` (options may be numbers)."""
     return next((o for o in field.options if str(o) == value), value)
+
+
+def as_sent(fields: list[Field], form: FormData) -> dict[str, Any]:
+    """What the form held, by property, to fill the fields in again next to their errors."""
+    sent: dict[str, Any] = {}
+    for field in fields:
+        raw = [v for v in form.getlist(field.input_name) if isinstance(v, str)]
+        if field.kind == "multi":
+            sent[field.name] = raw
+        elif field.kind == "boolean":
+            sent[field.name] = "true" if "true" in raw else "false"
+        else:
+            sent[field.name] = raw[0] if raw else ""
+    return sent
+
+
+_TYPES = {
+    "integer": "Give a whole number.",
+    "number": "Give a number.",
+    "string": "Give some text.",
+    "boolean": "Tick it or leave it.",
+    "array": "Pick from the list.",
+    "object": "Give a JSON object.",
+}
+
+
+def _worded(err: ValidationError) -> str:
+    """One schema complaint as the person at the form would say it."""
+    v = err.validator_value
+    kind = str(err.validator)
+    words = {
+        "maximum": f"At most {v}.",
+        "exclusiveMaximum": f"Less than {v}.",
+        "minimum": f"At least {v}.",
+        "exclusiveMinimum": f"More than {v}.",
+        "multipleOf": f"Give a multiple of {v}.",
+        "maxLength": f"At most {v} characters.",
+        "minLength": "Fill this in." if v == 1 else f"At least {v} characters.",
+        "enum": "Pick one of the options.",
+        "const": f"Only {v!r} is accepted.",
+        "pattern": "This is not in the expected form.",
+        "format": f"Give a valid {v}.",
+        "minItems": f"Pick at least {v}.",
+        "maxItems": f"Pick at most {v}.",
+        "uniqueItems": "Pick each option once.",
+    }
+    if kind == "type":
+        return _TYPES.get(
+            v if isinstance(v, str) else "", "This is not the expected kind of value."
+        )
+    return words.get(kind) or err.message[:1].upper() + err.message[1:] + "."
+
+
+def explain(schema: dict[str, Any] | None, answer: Any) -> dict[str, str]:
+    """Why the schema refuses `answer`, by input name (`field.amount`); what belongs to no
+    field (a rule across fields) under `form`. The service has the last word; this only words it."""
+    out: dict[str, str] = {}
+    for err in Draft202012Validator(schema or {}).iter_errors(answer):
+        at = [str(p) for p in err.absolute_path]
+        if err.validator == "required" and not at and isinstance(err.instance, dict):
+            for name in err.validator_value:
+                if name not in err.instance:
+                    out.setdefault(PREFIX + str(name), "Fill this in.")
+        elif at:
+            out.setdefault(PREFIX + at[0], _worded(err))
+        else:
+            out.setdefault("form", _worded(err))
+    return out

@@ -96,9 +96,30 @@ async def inbox_page(
     inbox = await service.inbox(ctx, session.principal, where, parse_after(after), PAGE_SIZE)
     values = _values(inbox, where, after)
     if fragment_only:
-        body = fragment("_inbox_list.html", {**values, "now": ctx.clock()})
+        body = fragment("_inbox_list.html", {**values, "now": ctx.clock(), "selected": ()})
         return HTMLResponse(body, headers=HEADERS)
     return await page(request, "inbox.html", values)
+
+
+async def refused_batch(
+    request: Request,
+    ctx: Context,
+    session: WebSession,
+    selected: list[str],
+    feedback: str,
+    errors: dict[str, str],
+) -> Response:
+    """The inbox again after a batch form was refused: the boxes still ticked, the feedback
+    still written, what is wrong next to it (422)."""
+    where = parse_filter("", "", "")
+    inbox = await service.inbox(ctx, session.principal, where, None, PAGE_SIZE)
+    values = {
+        **_values(inbox, where, ""),
+        "selected": set(selected),
+        "batch_feedback": feedback,
+        "batch_errors": errors,
+    }
+    return await page(request, "inbox.html", values, status=422)
 
 
 @router.get("/inbox/stream")

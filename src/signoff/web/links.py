@@ -23,7 +23,7 @@ from . import content as show
 from .auth import Ctx
 from .forms import fields_of
 from .render import page
-from .review import _ballot, _field_errors, _request_events, _values
+from .review import REFUSED, _ballot, _request_events, _values, answer_errors
 from .routing import form_text, web_router
 
 router = web_router()
@@ -87,7 +87,7 @@ async def _page(
     return await page(request, "review.html", values, status=status)
 
 
-@router.api_route("/r/{token}", methods=["GET", "HEAD"])
+@router.get("/r/{token}")
 async def link_page(request: Request, token: str, ctx: Ctx) -> Response:
     """Read only, whoever asks: opening a link never decides and never spends it."""
     return await _page(request, ctx, token)
@@ -105,7 +105,7 @@ async def decide_by_link(request: Request, token: str, ctx: Ctx) -> Response:
     fields = fields_of(r.response.schema) if r.response.type is ResponseType.form else []
     draft: dict[str, Any] = {}
     try:
-        ballot, draft = await _ballot(request, r, fields)
+        ballot = await _ballot(request, r, fields, draft)
         if ballot.edited_content is not None and await form_text(request, "step") != "confirm":
             preview = show.diff(show.as_text(r.content, r.content_type), draft["edited_content"])
             return await _page(request, ctx, token, {"draft": draft, "preview": preview})
@@ -113,8 +113,8 @@ async def decide_by_link(request: Request, token: str, ctx: Ctx) -> Response:
     except ValidationFailed as exc:
         extra = {
             "draft": draft,
-            "errors": _field_errors(exc),
-            "banner": "Your answer was not accepted: " + exc.detail,
+            "errors": answer_errors(exc, r, draft),
+            "banner": REFUSED,
             "banner_kind": "bad",
         }
         return await _page(request, ctx, token, extra, status=422)

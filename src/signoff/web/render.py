@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from .. import __version__ as version
-from . import csrf
+from . import csrf, flash
 from .auth import is_secure, session_of
 
 HERE = Path(__file__).parent
@@ -71,8 +71,30 @@ def iso(value: datetime | None) -> str:
     return value.isoformat().replace("+00:00", "Z") if value else ""
 
 
-TEMPLATES.globals.update(time_left=time_left, age=age, version=version)
-TEMPLATES.filters.update(utc=utc_text, iso=iso, duration=duration)
+def sentence(text: str) -> str:
+    """A service's message (`no request with id 'x'`) as a sentence on a page."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "?", "!")) else ".")
+
+
+def approvals_text(approvals: int, required: int) -> str:
+    """`1 of 2 approvals`: the review page's progress, rendered and live-updated alike."""
+    return f"{approvals} of {required} approval{'s' if required != 1 else ''}"
+
+
+def still_needed_text(approvals: int, required: int) -> str:
+    left = max(required - approvals, 0)
+    return f"It needs {left} more approval{'s' if left != 1 else ''} from other reviewers."
+
+
+TEMPLATES.globals.update(
+    time_left=time_left,
+    age=age,
+    version=version,
+    approvals_text=approvals_text,
+    still_needed_text=still_needed_text,
+)
+TEMPLATES.filters.update(utc=utc_text, iso=iso, duration=duration, sentence=sentence)
 
 
 async def page(
@@ -91,6 +113,7 @@ async def page(
         }
     )
     response = HTMLResponse(body, status_code=status, headers=HEADERS)
+    flash.forget(request, response)
     if session is None and request.cookies.get(csrf.COOKIE) != token:
         response.set_cookie(
             csrf.COOKIE, token, httponly=True, samesite="lax", secure=is_secure(request), path="/"

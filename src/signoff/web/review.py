@@ -1,8 +1,9 @@
 """The review page: read a request with its context and history, and decide it.
 
 A decision goes through `service.votes.vote`, as POST /v1/requests/{id}/decisions does.
-The page listens to `/requests/{id}/stream` and stops its buttons the moment someone else
-decides; a vote that arrives late anyway is refused by the service and the page says so.
+The page listens to `/requests/{id}/stream`: it shows other reviewers' votes and the quorum's
+progress as they come, and stops its buttons the moment someone else decides; a vote that
+arrives late anyway is refused by the service and the page says so.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ from ..service.context import Context
 from ..service.votes import vote
 from . import content as show
 from .auth import Ctx, CurrentSession
-from .forms import answer_of, fields_of
-from .inbox import parse_filter
-from .render import page
+from .forms import answer_of, as_sent, explain, fields_of
+from .inbox import parse_filter, refused_batch
+from .render import approvals_text, fragment, page, sentence, still_needed_text
 from .routing import form_list, form_text, web_router
 
 router = web_router()
@@ -150,20 +151,52 @@ def _field_errors(exc: ValidationFailed) -> dict[str, str]:
     return out
 
 
+_SHOWN = ("form", "feedback", "edited_content", "response_data")  # where the page puts errors
+REFUSED = "Your answer was not accepted: see what is marked below."
+
+
+def answer_errors(exc: ValidationFailed, r: Any, draft: dict[str, Any]) -> dict[str, str]:
+    """Why the service refused the answer, in the words of the page and next to the field it
+    is about (the service speaks of `body.response_data`, the page of its choices and fields)."""
+    errors = _field_errors(exc)
+    about_answer = [k for k in errors if k == "response_data" or k.startswith("field.")]
+    kind = r.response.type
+    if about_answer and kind is ResponseType.choice:
+        errors["response_data"] = (
+            "Pick at least one of the choices."
+            if r.response.multiple
+            else "Pick one of the choices."
+        )
+    elif about_answer and kind is ResponseType.text:
+        errors["response_data"] = "Write your answer."
+    elif about_answer and kind is ResponseType.form and "response_data" in draft:
+        worded = explain(r.response.schema, draft["response_data"])
+        if worded:
+            errors = {k: v for k, v in errors.items() if k not in about_answer} | worded
+    if "feedback" in errors:
+        errors["feedback"] = (
+            "Write some feedback first: a rejection or a request for changes needs it."
+        )
+    for name in [k for k in errors if k not in _SHOWN and not k.startswith("field.")]:
+        message = sentence(errors.pop(name))
+        errors["form"] = f"{errors['form']} {message}" if "form" in errors else message
+    return errors
+
+
 async def _ballot(
-    request: Request, r: Any, form_fields: list[Any]
-) -> tuple[Ballot, dict[str, Any]]:
-    """The ballot the form makes, the draft to show again if it is refused."""
+    request: Request, r: Any, form_fields: list[Any], draft: dict[str, Any]
+) -> Ballot:
+    """The ballot the form makes; `draft` gets what was sent, to show again if it is refused."""
     form = await request.form()
     decision = await form_text(request, "decision")
+    feedback = (await form_text(request, "feedback")).replace("\r\n", "\n").strip() or None
+    draft.update(feedback=feedback or "", decision=decision)
     try:
         choice = Choice(decision)
     except ValueError:
         raise ValidationFailed.field(
             "decision", "choose approve, reject or request changes"
         ) from None
-    feedback = (await form_text(request, "feedback")).replace("\r\n", "\n").strip() or None
-    draft: dict[str, Any] = {"feedback": feedback or "", "decision": decision}
     edited: Any = None
     response_data: Any = None
     if choice is Choice.approve:
@@ -185,17 +218,15 @@ async def _ballot(
             response_data = answer
         elif kind is ResponseType.form:
             filled, unreadable = answer_of(form_fields, form)
-            draft["fields"] = {
-                k.removeprefix("field."): v for k, v in form.multi_items() if k.startswith("field.")
-            }
+            draft["fields"] = as_sent(form_fields, form)
             if unreadable:
                 raise ValidationFailed(
                     "some answers could not be read",
                     [FieldError(f"body.response_data.{k}", m) for k, m in unreadable.items()],
                 )
-            response_data = filled
+            response_data = draft["response_data"] = filled
     hash_seen = await form_text(request, "content_hash") or None
-    return Ballot(choice, feedback, edited, response_data, hash_seen), draft
+    return Ballot(choice, feedback, edited, response_data, hash_seen)
 
 
 def _parse_edit(text: str, content_type: ContentType) -> Any:
@@ -204,7 +235,9 @@ def _parse_edit(text: str, content_type: ContentType) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise ValidationFailed.field("body.edited_content", f"is not valid JSON: {exc}") from None
+        raise ValidationFailed.field(
+            "body.edited_content", f"This is not valid JSON: {exc}."
+        ) from None
 
 
 @router.post("/requests/{request_id}/decide")
@@ -217,7 +250,7 @@ async def decide(request: Request, request_id: str, ctx: Ctx, session: CurrentSe
     fields = fields_of(r.response.schema) if r.response.type is ResponseType.form else []
     draft: dict[str, Any] = {}
     try:
-        ballot, draft = await _ballot(request, r, fields)
+        ballot = await _ballot(request, r, fields, draft)
         if ballot.edited_content is not None and await form_text(request, "step") != "confirm":
             # An edit is approved only after its diff was shown.
             preview = show.diff(show.as_text(r.content, r.content_type), draft["edited_content"])
@@ -236,10 +269,10 @@ async def decide(request: Request, request_id: str, ctx: Ctx, session: CurrentSe
             review,
             actor,
             draft=draft,
-            errors=_field_errors(exc),
+            errors=answer_errors(exc, r, draft),
             in_session=in_session,
             session_loop=session_loop,
-            banner="Your answer was not accepted: " + exc.detail,
+            banner=REFUSED,
             banner_kind="bad",
         )
         return await page(request, "review.html", values, status=422)
@@ -312,12 +345,15 @@ async def batch(request: Request, ctx: Ctx, session: CurrentSession) -> Response
     ids = await form_list(request, "ids")
     decision = await form_text(request, "decision")
     feedback = (await form_text(request, "feedback")).strip() or None
+    refused = {}
     if decision not in (Choice.approve.value, Choice.reject.value):
-        raise ValidationFailed.field("decision", "choose approve or reject")
-    if not ids:
-        raise ValidationFailed.field("ids", "select at least one request")
-    if decision == Choice.reject.value and not feedback:
-        raise ValidationFailed.field("feedback", "a rejection needs feedback")
+        refused["ids"] = "Choose approve or reject."
+    elif not ids:
+        refused["ids"] = "Select at least one request first."
+    elif decision == Choice.reject.value and not feedback:
+        refused["feedback"] = "Write some feedback first: a rejection needs it."
+    if refused:
+        return await refused_batch(request, ctx, session, ids, feedback or "", refused)
     # Each box says which request and the content hash its row showed: "req_…:sha256:…".
     selected = [(i.split(":", 1)[0], i.split(":", 1)[1] if ":" in i else None) for i in ids]
     results = await service.vote_on_each(
@@ -330,8 +366,8 @@ async def batch(request: Request, ctx: Ctx, session: CurrentSession) -> Response
 async def request_stream(
     request_id: str, ctx: Ctx, session: CurrentSession, hash: str = ""
 ) -> Response:
-    """Server-sent events for an open review page: `decided` once the request leaves
-    `pending`, `changed` if its content changes under the reviewer's eyes."""
+    """Server-sent events for an open review page: `votes` as reviewers vote, `changed` if the
+    content changes under the reviewer's eyes, `decided` once the request leaves `pending`."""
     await get_state_or_404(ctx, session.principal, request_id)
     return StreamingResponse(
         _request_events(ctx, session.principal, request_id, hash),
@@ -347,14 +383,32 @@ async def get_state_or_404(ctx: Context, actor: Principal, request_id: str) -> A
         raise NotFound(f"no request with id {request_id!r}") from None
 
 
+def _votes_event(r: Any, votes: list[Any]) -> str:
+    """The quorum's progress and the votes list, rendered as the page renders them."""
+    approvals = service.approvals(votes)
+    data = {
+        "progress": approvals_text(approvals, r.required_approvals),
+        "still_needed": still_needed_text(approvals, r.required_approvals),
+        "votes": fragment("_votes.html", {"votes": votes}),
+    }
+    return f"event: votes\ndata: {json.dumps(data)}\n\n"
+
+
 async def _request_events(
     ctx: Context, actor: Principal, request_id: str, seen_hash: str
 ) -> AsyncIterator[str]:
+    """`votes` on (re)connecting and whenever a vote is cast or voided; `changed` when the
+    content changes; `decided` once the request leaves `pending`, and then the stream ends."""
     yield "retry: 2000\n\n"
+    shown: object = None  # the votes the page shows, as last sent
     with ctx.notifier.subscribe(request_id) as changed:
         while True:
             changed.clear()
-            r = await service.get_state(ctx, actor, request_id)
+            r, votes = await service.standing(ctx, actor, request_id)
+            now_shown = (r.required_approvals, [(v.id, v.voided_at is None) for v in votes])
+            if now_shown != shown:
+                yield _votes_event(r, votes)
+                shown = now_shown
             if not r.is_pending:
                 outcome = r.decision.value.replace("_", " ") if r.decision else r.status.value
                 who = ", ".join(

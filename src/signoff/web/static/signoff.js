@@ -76,6 +76,7 @@
 
   if (page === "inbox") {
     liveInbox();
+    if (document.querySelector('#inbox-list input[name="ids"]:checked')) updateBatchCount();  // ticked again after a refused batch
     document.addEventListener("change", (e) => { if (e.target.name === "ids") updateBatchCount(); });
     document.addEventListener("keydown", (e) => {
       if (e.ctrlKey || e.metaKey || e.altKey || typing(document.activeElement)) return;
@@ -94,6 +95,10 @@
       const button = e.submitter;
       if (!n) { e.preventDefault(); document.getElementById("batch-count").textContent = "Select at least one request first."; return; }
       const verb = button && button.value === "reject" ? "Reject" : "Approve";
+      const feedback = document.getElementById("batch-feedback");
+      const missing = document.getElementById("err-batch-feedback");
+      missing.hidden = !(verb === "Reject" && !feedback.value.trim());
+      if (!missing.hidden) { e.preventDefault(); feedback.focus(); return; }
       if (!window.confirm(`${verb} ${n} request${n === 1 ? "" : "s"}?`)) e.preventDefault();
     });
   }
@@ -114,6 +119,7 @@
     box.value = form.elements.feedback.value;
     const yes = document.getElementById("confirm-yes");
     yes.textContent = { approve: "Approve", reject: "Reject", needs_changes: "Request changes" }[decision];
+    yes.className = { approve: "approve", reject: "reject", needs_changes: "primary" }[decision];
     const submit = () => {
       if (needsFeedback && !box.value.trim()) { error.hidden = false; box.focus(); return; }
       form.elements.feedback.value = box.value;
@@ -130,11 +136,22 @@
   function liveRequest() {
     if (!document.body.dataset.stream) return;
     const source = new EventSource(document.body.dataset.stream);
+    source.addEventListener("votes", (e) => {
+      // Someone voted (or a change of content voided votes): the count and the list follow.
+      const info = JSON.parse(e.data);
+      document.getElementById("progress").textContent = info.progress;
+      document.getElementById("votes-box").innerHTML = info.votes;  // rendered (escaped) by the server
+      const needed = document.getElementById("still-needed");
+      if (needed) needed.textContent = info.still_needed;
+    });
     source.addEventListener("decided", (e) => {
       const info = JSON.parse(e.data);
       source.close();
       const note = document.getElementById("live-decided");
-      note.textContent = `This request was just decided elsewhere (${info.outcome}${info.by ? ", by " + info.by : ""}). Your buttons no longer work; a vote now would be refused.`;
+      const how = `${info.outcome}${info.by ? ", by " + info.by : ""}`;
+      note.textContent = document.getElementById("decide-form")
+        ? `This request was just decided elsewhere (${how}). Your buttons no longer work; a vote now would be refused.`
+        : `This request was just decided (${how}). Reload to see the outcome.`;
       note.hidden = false;
       document.querySelectorAll("#decide button, #decide textarea, #decide input, #decide select").forEach((el) => { el.disabled = true; });
       const dialog = document.getElementById("confirm");
@@ -175,6 +192,12 @@
       if (e.key === "?" && !typing(document.activeElement)) { help.showModal(); e.preventDefault(); }
     });
   }
+
+  // A button that cannot be taken back (revoke, deactivate, disable) asks first.
+  document.addEventListener("submit", (e) => {
+    const ask = e.submitter && e.submitter.dataset.confirm;
+    if (ask && !window.confirm(ask)) e.preventDefault();
+  });
 
   // fetch() calls carry the CSRF token in a header: window.signoffFetch for pages that post.
   window.signoffFetch = (url, options = {}) =>
